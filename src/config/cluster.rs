@@ -1,0 +1,50 @@
+//! A Nomad cluster's connection settings after defaults, `NOMAD_*` fallbacks and secret sources
+//! have been applied: what the `nomad` client needs to connect, and nothing else.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::secret::Secret;
+
+/// Everything needed to talk to one Nomad cluster.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    /// Name used in logs and by `[[source]] cluster = ...` (`default` for `[nomad]`).
+    pub name: String,
+    /// Base URL of the HTTP API, e.g. `https://127.0.0.1:4646`.
+    pub address: url::Url,
+    /// ACL token sent as `X-Nomad-Token`; re-read on every request so a rotated file takes effect.
+    pub token: Option<Secret>,
+    /// Added as `?region=` to every request when set.
+    pub region: Option<String>,
+    /// Added as `?namespace=` to every request that does not name its own.
+    pub namespace: Option<String>,
+    pub tls: Tls,
+    /// Upper bound on one request (a blocking query adds its wait on top).
+    pub request_timeout: Duration,
+    /// Upper bound on establishing a connection.
+    pub connect_timeout: Duration,
+    pub retry: Retry,
+}
+
+/// TLS settings, mirroring the `nomad` CLI's `-ca-cert`, `-ca-path`, `-client-cert`, ...
+#[derive(Debug, Clone, Default)]
+pub struct Tls {
+    pub ca_file: Option<PathBuf>,
+    pub ca_path: Option<PathBuf>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    /// Name to verify the server certificate against instead of the address's host
+    /// (Nomad's certificates usually carry `server.<region>.nomad`).
+    pub server_name: Option<String>,
+    pub skip_verify: bool,
+}
+
+/// Retries of transient failures: exponential backoff with jitter.
+#[derive(Debug, Clone)]
+pub struct Retry {
+    /// Attempts after the first one.
+    pub max_retries: usize,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+}

@@ -1,0 +1,11 @@
+//! drover keeps the jobs running in a Nomad cluster in step with a Git repository.
+//!
+//! # Layout
+//! One module per pipeline stage (see `DESIGN.md` in the project's shared notes):
+//! - [`config`]: the TOML file, defaults, `NOMAD_*` fallbacks, secrets.
+//! - [`nomad`]: the HTTP client for Nomad's API.
+//! - [`cli`]: the command line; `main.rs` only calls into it.
+
+pub mod cli;
+pub mod config;
+pub mod nomad;
