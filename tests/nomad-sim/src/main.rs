@@ -1,1 +1,44 @@
-fn main() {}
+//! `nomad-sim`: runs the Nomad API simulator standalone.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// A simulator of Nomad's HTTP API, for drover's tests and demos.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:4646")]
+    listen: SocketAddr,
+    /// Latency added to every API request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Deployments and allocations progress this many times faster than real time.
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+    /// Turns ACLs on; this token is the management token.
+    #[arg(long)]
+    acl_bootstrap_token: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
+    let args = Args::parse();
+    let mut builder = nomad_sim::Sim::builder()
+        .listen(args.listen)
+        .latency(Duration::from_millis(args.latency_ms))
+        .time_scale(args.time_scale);
+    if let Some(token) = &args.acl_bootstrap_token {
+        builder = builder.acl_bootstrap_token(token);
+    }
+    let sim = builder.start().await?;
+    println!("nomad-sim listening on {}", sim.url());
+    tokio::signal::ctrl_c().await?;
+    drop(sim);
+    Ok(())
+}

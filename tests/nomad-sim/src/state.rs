@@ -1,0 +1,160 @@
+//! The simulated cluster state: one raft-like index for all writes, the tables Nomad's blocking
+//! queries watch, namespaces, jobs with their versions, evaluations, deployments and variables.
+//! Handlers change it only through methods that bump the index, so every write is visible to
+//! blocking queries.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde_json::{Map, Value, json};
+
+use crate::acl::Acl;
+use crate::deployment::Deployment;
+use crate::variables::Variable;
+
+/// Nomad keeps this many versions of a job (`job_tracked_versions`).
+pub(crate) const TRACKED_VERSIONS: usize = 6;
+
+/// The tables whose indexes blocking queries report (NOMAD-API.md §1.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Table {
+    Jobs,
+    JobVersion,
+    JobSummary,
+    Evals,
+    Deployment,
+    Variables,
+}
+
+pub(crate) struct JobEntry {
+    /// The current version, as `GET /v1/job/:id` returns it.
+    pub job: Value,
+    /// Newest first, at most [`TRACKED_VERSIONS`].
+    pub versions: Vec<Value>,
+    /// The `Submission` of each version that had one, by version.
+    pub submissions: BTreeMap<u64, Value>,
+    pub summary_index: u64,
+}
+
+impl JobEntry {
+    pub(crate) fn version(&self) -> u64 {
+        num(&self.job, "Version")
+    }
+}
+
+pub(crate) struct Store {
+    pub index: u64,
+    tables: HashMap<Table, u64>,
+    pub region: String,
+    pub namespaces: BTreeSet<String>,
+    /// (namespace, job ID) → job.
+    pub jobs: BTreeMap<(String, String), JobEntry>,
+    pub evals: HashMap<String, Value>,
+    pub deployments: HashMap<String, Deployment>,
+    /// (namespace, path) → variable.
+    pub variables: BTreeMap<(String, String), Variable>,
+    pub acl: Acl,
+    /// What `GET /v1/status/leader` reports; `None` while a fault removes the leader.
+    pub leader: Option<String>,
+}
+
+impl Store {
+    pub(crate) fn new(acl: Acl) -> Self {
+        Self {
+            index: 1,
+            tables: HashMap::new(),
+            region: "global".to_owned(),
+            namespaces: BTreeSet::from(["default".to_owned()]),
+            jobs: BTreeMap::new(),
+            evals: HashMap::new(),
+            deployments: HashMap::new(),
+            variables: BTreeMap::new(),
+            acl,
+            leader: Some("127.0.0.1:4647".to_owned()),
+        }
+    }
+
+    /// Starts a raft write touching `tables`; returns its index.
+    pub(crate) fn write(&mut self, tables: &[Table]) -> u64 {
+        self.index += 1;
+        for t in tables {
+            self.tables.insert(*t, self.index);
+        }
+        self.index
+    }
+
+    pub(crate) fn table_index(&self, table: Table) -> u64 {
+        self.tables.get(&table).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn job(&self, ns: &str, id: &str) -> Option<&JobEntry> {
+        self.jobs.get(&(ns.to_owned(), id.to_owned()))
+    }
+
+    pub(crate) fn job_mut(&mut self, ns: &str, id: &str) -> Option<&mut JobEntry> {
+        self.jobs.get_mut(&(ns.to_owned(), id.to_owned()))
+    }
+
+    /// Creates a pending evaluation for a job at write index `index`.
+    pub(crate) fn create_eval(
+        &mut self,
+        job: &Value,
+        triggered_by: &str,
+        index: u64,
+        now: i64,
+    ) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        let eval_type = if triggered_by == "job-deregister" {
+            "service"
+        } else {
+            text(job, "Type")
+        };
+        let eval = json!({
+            "ID": id,
+            "Namespace": text(job, "Namespace"),
+            "Priority": num(job, "Priority"),
+            "Type": eval_type,
+            "TriggeredBy": triggered_by,
+            "JobID": text(job, "ID"),
+            "JobModifyIndex": num(job, "JobModifyIndex"),
+            "Status": "pending",
+            "CreateIndex": index,
+            "ModifyIndex": index,
+            "CreateTime": now,
+            "ModifyTime": now,
+        });
+        self.evals.insert(id.clone(), eval);
+        id
+    }
+
+    /// The job summary of §2.4, derived from the job's status.
+    pub(crate) fn summary(&self, entry: &JobEntry) -> Value {
+        let running = text(&entry.job, "Status") == "running"
+            && !entry.job["Stop"].as_bool().unwrap_or(false);
+        let mut groups = Map::new();
+        for group in entry.job["TaskGroups"].as_array().into_iter().flatten() {
+            let count = if running { num(group, "Count") } else { 0 };
+            groups.insert(
+                text(group, "Name").to_owned(),
+                json!({"Queued": 0, "Complete": 0, "Failed": 0, "Running": count, "Starting": 0, "Lost": 0, "Unknown": 0}),
+            );
+        }
+        json!({
+            "JobID": entry.job["ID"],
+            "Namespace": entry.job["Namespace"],
+            "Summary": groups,
+            "Children": {"Pending": 0, "Running": 0, "Dead": 0},
+            "CreateIndex": entry.job["CreateIndex"],
+            "ModifyIndex": entry.summary_index,
+        })
+    }
+}
+
+/// A string field of a JSON object, `""` when absent.
+pub(crate) fn text<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// An unsigned field of a JSON object, 0 when absent.
+pub(crate) fn num(v: &Value, key: &str) -> u64 {
+    v.get(key).and_then(Value::as_u64).unwrap_or(0)
+}
