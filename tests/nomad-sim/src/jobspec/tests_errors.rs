@@ -2,7 +2,7 @@
 
 use super::parse;
 
-const UNSET: &str = "A used variable must be set or have a default value; see https://developer.hashicorp.com/nomad/docs/reference/hcl2/variables  for details.";
+const UNSET: &str = "A used variable must be set or have a default value; see https://developer.hashicorp.com/nomad/docs/job-specification/hcl2/variables for details.";
 
 #[test]
 fn error_texts() {

@@ -51,7 +51,7 @@ pub(super) fn evaluate(
             }
             None => diags.push(Diag::new(
                 format!("Unset variable \"{}\"", v.name),
-                "A used variable must be set or have a default value; see https://developer.hashicorp.com/nomad/docs/reference/hcl2/variables  for details.",
+                "A used variable must be set or have a default value; see https://developer.hashicorp.com/nomad/docs/job-specification/hcl2/variables for details.",
                 None,
             )),
         }
