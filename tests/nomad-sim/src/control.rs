@@ -117,6 +117,22 @@ pub(crate) fn take_fault(faults: &mut Vec<Fault>, method: &str, path: &str) -> O
     Some(kind)
 }
 
+/// Without a leader, Nomad's servers answer every consistent read and every write with
+/// `500 No cluster leader`; `?stale` reads, the agent's own endpoints and the leader lookup
+/// (which then answers `""`) still work.
+fn leaderless(shared: &Shared, path: &str, query: &str) -> Option<FaultKind> {
+    let exempt = !path.starts_with("/v1/")
+        || path.starts_with("/v1/agent/")
+        || path == "/v1/status/leader"
+        || query
+            .split('&')
+            .any(|p| p == "stale" || p.starts_with("stale="));
+    (!exempt && !shared.has_leader()).then(|| FaultKind::Status {
+        code: 500,
+        body: NO_LEADER.into(),
+    })
+}
+
 /// The connection a request arrived on; notified to close it without an answer.
 #[derive(Clone)]
 pub(crate) struct ConnKill(pub Arc<Notify>);
@@ -139,6 +155,7 @@ pub(crate) async fn middleware(
     } else {
         shared.take_fault(&method, &path)
     };
+    let fault = fault.or_else(|| leaderless(&shared, &path, &query));
     let response = match fault {
         Some(FaultKind::Status { code, body }) => ApiError::new(code, body).into_response(),
         Some(FaultKind::Drop) => {

@@ -82,6 +82,14 @@ impl Shared {
         }
     }
 
+    pub(crate) fn has_leader(&self) -> bool {
+        lock(&self.store).leader.is_some()
+    }
+
+    pub(crate) fn set_leader(&self, present: bool) {
+        self.with_store(|s| s.leader = present.then(|| crate::state::LEADER_ADDR.to_owned()));
+    }
+
     pub(crate) fn latency(&self) -> Duration {
         *lock(&self.latency)
     }
@@ -295,6 +303,11 @@ impl Sim {
     pub fn advance(&self, by: Duration) {
         self.shared.clock.advance(by);
         self.shared.tick();
+    }
+    /// Takes the cluster's leader away (every consistent request then fails with
+    /// `No cluster leader`) or gives it back.
+    pub fn set_leader(&self, present: bool) {
+        self.shared.set_leader(present);
     }
     pub fn set_time_scale(&self, scale: f64) {
         self.shared.clock.set_scale(scale);

@@ -11,6 +11,9 @@ use crate::acl::Acl;
 use crate::deployment::Deployment;
 use crate::variables::Variable;
 
+/// The RPC address `GET /v1/status/leader` reports.
+pub(crate) const LEADER_ADDR: &str = "127.0.0.1:4647";
+
 /// Nomad keeps this many versions of a job (`job_tracked_versions`).
 pub(crate) const TRACKED_VERSIONS: usize = 6;
 
@@ -69,7 +72,7 @@ impl Store {
             deployments: HashMap::new(),
             variables: BTreeMap::new(),
             acl,
-            leader: Some("127.0.0.1:4647".to_owned()),
+            leader: Some(LEADER_ADDR.to_owned()),
         }
     }
 

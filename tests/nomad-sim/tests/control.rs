@@ -134,3 +134,19 @@ async fn control_routes_drive_a_standalone_simulator() {
         "control routes are not logged: {log}"
     );
 }
+
+#[tokio::test]
+async fn without_a_leader_only_stale_reads_and_agent_endpoints_answer() {
+    let (sim, api) = sim().await;
+    api.register(service_job("web", "nginx:1", 1)).await;
+    sim.set_leader(false);
+    let r = api.get("/v1/job/web").await;
+    assert_eq!((r.status, r.body.as_str()), (500, "No cluster leader"));
+    let r = api.register(service_job("web", "nginx:2", 1)).await;
+    assert_eq!((r.status, r.body.as_str()), (500, "No cluster leader"));
+    assert_eq!(api.get("/v1/job/web?stale").await.status, 200);
+    assert_eq!(api.get("/v1/status/leader").await.body, "\"\"");
+    assert_eq!(api.get("/v1/agent/health").await.status, 500);
+    sim.set_leader(true);
+    assert_eq!(api.get("/v1/job/web").await.status, 200);
+}

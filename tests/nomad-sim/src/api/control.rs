@@ -38,6 +38,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/sim/requests", get(requests).delete(clear_requests))
         .route("/sim/faults", post(inject).delete(clear_faults))
         .route("/sim/latency", post(latency))
+        .route("/sim/leader", post(leader))
         .route("/sim/time/advance", post(advance))
         .route("/sim/time/scale", post(scale))
         .route("/sim/namespaces/{name}", post(namespace))
@@ -76,6 +77,16 @@ async fn latency(State(s): State<Arc<Shared>>, Body(m): Body<Millis>) -> StatusC
 
 async fn advance(State(s): State<Arc<Shared>>, Body(m): Body<Millis>) -> StatusCode {
     s.clock.advance(Duration::from_millis(m.millis));
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct Leader {
+    present: bool,
+}
+
+async fn leader(State(s): State<Arc<Shared>>, Body(b): Body<Leader>) -> StatusCode {
+    s.set_leader(b.present);
     StatusCode::NO_CONTENT
 }
 
