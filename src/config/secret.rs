@@ -35,12 +35,39 @@ enum Source {
     /// From the environment, read once at start-up.
     Value(String),
     /// From a file, re-read whenever its modification time or length changes.
-    File { path: PathBuf, cache: Mutex<Option<Cached>> },
+    File {
+        path: PathBuf,
+        cache: Mutex<Option<Cached>>,
+    },
 }
 
 struct Cached {
-    stamp: (Option<SystemTime>, u64),
+    stamp: Stamp,
     value: String,
+}
+
+/// What identifies one version of a secret file without reading it. The inode catches the
+/// usual rotation (a new file renamed over the old one) even when the new token has the same
+/// length and lands in the same coarse modification-time tick.
+#[derive(PartialEq)]
+struct Stamp {
+    modified: Option<SystemTime>,
+    len: u64,
+    inode: u64,
+}
+
+impl Stamp {
+    fn of(meta: &std::fs::Metadata) -> Self {
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Self {
+            modified: meta.modified().ok(),
+            len: meta.len(),
+            inode,
+        }
+    }
 }
 
 impl Secret {
@@ -51,7 +78,10 @@ impl Secret {
 
     /// A secret kept in a file, such as `/run/credentials/drover.service/nomad-token`.
     pub fn file(path: impl Into<PathBuf>) -> Self {
-        Self(Arc::new(Source::File { path: path.into(), cache: Mutex::new(None) }))
+        Self(Arc::new(Source::File {
+            path: path.into(),
+            cache: Mutex::new(None),
+        }))
     }
 
     /// Where the secret comes from, safe to show to a person.
@@ -72,24 +102,36 @@ impl Secret {
 }
 
 fn read_cached(path: &Path, cache: &Mutex<Option<Cached>>) -> Result<String, SecretError> {
-    let read_err = |source| SecretError::Read { path: path.to_owned(), source };
+    let read_err = |source| SecretError::Read {
+        path: path.to_owned(),
+        source,
+    };
     let meta = std::fs::metadata(path).map_err(read_err)?;
-    let stamp = (meta.modified().ok(), meta.len());
+    let stamp = Stamp::of(&meta);
     // A poisoned lock only means another reader panicked; the cache is still usable.
     let mut guard = cache.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(c) = guard.as_ref().filter(|c| c.stamp == stamp) {
         return Ok(c.value.clone());
     }
     if meta.len() > MAX_SECRET_BYTES {
-        return Err(SecretError::TooLarge { path: path.to_owned() });
+        return Err(SecretError::TooLarge {
+            path: path.to_owned(),
+        });
     }
     let bytes = std::fs::read(path).map_err(read_err)?;
-    let text = String::from_utf8(bytes).map_err(|_| SecretError::NotUtf8 { path: path.to_owned() })?;
+    let text = String::from_utf8(bytes).map_err(|_| SecretError::NotUtf8 {
+        path: path.to_owned(),
+    })?;
     let value = text.trim().to_owned();
     if value.is_empty() {
-        return Err(SecretError::Empty { path: path.to_owned() });
+        return Err(SecretError::Empty {
+            path: path.to_owned(),
+        });
     }
-    *guard = Some(Cached { stamp, value: value.clone() });
+    *guard = Some(Cached {
+        stamp,
+        value: value.clone(),
+    });
     Ok(value)
 }
 

@@ -1,0 +1,189 @@
+//! The file's shape: serde structs that mirror the TOML tables one to one, every table with
+//! `deny_unknown_fields`, and every default in one place. Deserializing is all that happens
+//! here; what values mean (paths, URLs, references between tables) is checked in `resolve`.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::source::PreserveCounts;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawConfig {
+    /// The default cluster, named `default`.
+    pub nomad: RawCluster,
+    pub clusters: BTreeMap<String, RawCluster>,
+    #[serde(rename = "source")]
+    pub sources: Vec<RawSource>,
+    pub server: RawServer,
+    pub state: RawState,
+    pub sync: RawSync,
+}
+
+/// `[nomad]` and `[clusters.NAME]`. Options left unset fall back to `NOMAD_*` (default cluster
+/// only) and then to the `nomad` CLI's defaults.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawCluster {
+    pub address: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub token_credential: Option<String>,
+    pub region: Option<String>,
+    pub namespace: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub ca_path: Option<PathBuf>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    pub tls_server_name: Option<String>,
+    pub skip_verify: Option<bool>,
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    pub max_retries: usize,
+    #[serde(with = "humantime_serde")]
+    pub retry_min_delay: Duration,
+    #[serde(with = "humantime_serde")]
+    pub retry_max_delay: Duration,
+}
+
+impl Default for RawCluster {
+    fn default() -> Self {
+        Self {
+            address: None,
+            token_file: None,
+            token_credential: None,
+            region: None,
+            namespace: None,
+            ca_file: None,
+            ca_path: None,
+            client_cert: None,
+            client_key: None,
+            tls_server_name: None,
+            skip_verify: None,
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+            max_retries: 4,
+            retry_min_delay: Duration::from_millis(250),
+            retry_max_delay: Duration::from_secs(10),
+        }
+    }
+}
+
+/// One `[[source]]`: a repository, the revision to follow and how its jobs are applied.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSource {
+    pub name: String,
+    pub url: String,
+    pub branch: Option<String>,
+    pub tag: Option<String>,
+    pub commit: Option<String>,
+    #[serde(default = "default_paths")]
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    #[serde(default = "default_cluster")]
+    pub cluster: String,
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub var_files: Vec<String>,
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    #[serde(default = "default_poll", with = "humantime_serde")]
+    pub poll: Duration,
+    #[serde(default)]
+    pub prune: bool,
+    #[serde(default = "default_max_prune_fraction")]
+    pub max_prune_fraction: f64,
+    #[serde(default)]
+    pub self_heal: bool,
+    #[serde(default)]
+    pub preserve_counts: PreserveCounts,
+    #[serde(default)]
+    pub auto_promote: bool,
+    #[serde(default = "default_rollback_on_failure")]
+    pub rollback_on_failure: bool,
+}
+
+/// The branch followed when a source names no branch, tag or commit.
+pub(super) const DEFAULT_BRANCH: &str = "main";
+
+/// Nomad's two conventional job file extensions, anywhere in the repository.
+fn default_paths() -> Vec<String> {
+    vec!["**/*.nomad.hcl".to_owned(), "**/*.nomad".to_owned()]
+}
+
+fn default_cluster() -> String {
+    super::DEFAULT_CLUSTER.to_owned()
+}
+
+fn default_poll() -> Duration {
+    Duration::from_secs(60)
+}
+
+fn default_max_prune_fraction() -> f64 {
+    0.5
+}
+
+fn default_rollback_on_failure() -> bool {
+    true
+}
+
+/// `[server]`: the HTTP endpoint for health, status, metrics and webhooks.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawServer {
+    pub listen: SocketAddr,
+    pub webhook_secret_file: Option<PathBuf>,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 9315)),
+            webhook_secret_file: None,
+        }
+    }
+}
+
+/// `[state]`: where mirrors and the record of applied jobs live.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawState {
+    pub dir: PathBuf,
+}
+
+impl Default for RawState {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("/var/lib/drover"),
+        }
+    }
+}
+
+/// `[sync]`: daemon-wide knobs of the sync loops.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawSync {
+    pub max_parallel: usize,
+    #[serde(with = "humantime_serde")]
+    pub drift_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for RawSync {
+    fn default() -> Self {
+        Self {
+            max_parallel: 4,
+            drift_interval: Duration::from_secs(5 * 60),
+            shutdown_timeout: Duration::from_secs(20),
+        }
+    }
+}
