@@ -1,1 +1,146 @@
-//! The HTTP client for Nomad's API.
+//! The HTTP client for Nomad's API (see NOMAD-API.md in the shared notes).
+//!
+//! Owns talking to one cluster: TLS (custom CA, mTLS, server name, skip-verify), the ACL token
+//! (re-read on each request), `?namespace=`/`?region=`, timeouts, response size limits, retries
+//! of transient failures with backoff, blocking queries, and typed errors. Never makes a
+//! business decision: whether to register, when to re-plan after a conflict, or what a failed
+//! deployment means belongs to `apply` and `track`.
+//!
+//! # Layout
+//! - [`Client`] (this file): construction and the namespace a handle works in.
+//! - `jobs.rs`: parse, plan, register, read, list, deregister, versions, revert.
+//! - `deployments.rs`: a job's latest deployment, read/promote/fail, evaluations.
+//! - `agent.rs`: leader status and agent version.
+//! - `variables.rs`: variable locks for leader election.
+//! - `blocking.rs`: [`Query`], [`QueryMeta`], [`IndexTracker`].
+//! - `transport.rs`: URL, headers, timeout, body limit, retry loop.
+//! - `error.rs`, `tls.rs`, `types.rs`.
+//!
+//! # Retries
+//! Reads retry transient failures ([`Error::is_transient`]). A write retries only where a replay
+//! cannot act twice; each method's documentation says which it is.
+
+mod agent;
+mod blocking;
+mod deployments;
+mod error;
+mod jobs;
+mod tls;
+mod transport;
+mod types;
+mod variables;
+
+use std::sync::Arc;
+
+pub use blocking::{IndexTracker, MAX_WAIT, Queried, Query, QueryMeta};
+pub use error::{Error, MAX_ERROR_TEXT, TokenError, TransportKind};
+pub use tls::TlsError;
+pub use transport::MAX_BODY;
+pub use types::*;
+pub use variables::LockRequest;
+
+use crate::config::Cluster;
+use transport::{Call, Reply, Transport};
+
+/// Why a [`Client`] cannot be built from a cluster's settings.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cluster {cluster}: address {address} must be http:// or https://")]
+    Scheme { cluster: String, address: String },
+    #[error("cluster {cluster}: {source}")]
+    Tls {
+        cluster: String,
+        #[source]
+        source: TlsError,
+    },
+    #[error("cluster {cluster}: cannot build the HTTP client: {source}")]
+    Http {
+        cluster: String,
+        #[source]
+        source: reqwest::Error,
+    },
+}
+
+/// A handle on one Nomad cluster, working in one namespace. Cheap to clone; clones share the
+/// connection pool.
+#[derive(Debug, Clone)]
+pub struct Client {
+    transport: Arc<Transport>,
+    namespace: Option<String>,
+}
+
+impl Client {
+    /// Builds a client from a cluster's settings; reads the TLS files now, the token on each
+    /// request.
+    pub fn new(cluster: &Cluster) -> Result<Self, BuildError> {
+        let https = match cluster.address.scheme() {
+            "https" => true,
+            "http" => false,
+            _ => {
+                let address = cluster.address.to_string();
+                return Err(BuildError::Scheme {
+                    cluster: cluster.name.clone(),
+                    address,
+                });
+            }
+        };
+        let tls = tls::client_config(&cluster.tls, https).map_err(|source| BuildError::Tls {
+            cluster: cluster.name.clone(),
+            source,
+        })?;
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .connect_timeout(cluster.connect_timeout)
+            .user_agent(concat!("drover/", env!("CARGO_PKG_VERSION")))
+            // Nomad's API never redirects, and reqwest would carry `X-Nomad-Token` (a custom
+            // header it does not know is sensitive) to whatever host a redirect names.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|source| BuildError::Http {
+                cluster: cluster.name.clone(),
+                source,
+            })?;
+        let transport = Transport {
+            http,
+            cluster: cluster.name.clone(),
+            base: cluster.address.clone(),
+            token: cluster.token.clone(),
+            region: cluster.region.clone(),
+            request_timeout: cluster.request_timeout,
+            retry: cluster.retry.clone(),
+        };
+        Ok(Self {
+            transport: Arc::new(transport),
+            namespace: cluster.namespace.clone(),
+        })
+    }
+
+    /// A handle on the same cluster working in `namespace` (`*` lists jobs of every namespace
+    /// the token may list).
+    pub fn in_namespace(&self, namespace: impl Into<String>) -> Self {
+        Self {
+            transport: self.transport.clone(),
+            namespace: Some(namespace.into()),
+        }
+    }
+
+    /// The namespace this handle sends (`None`: Nomad's `default`).
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    async fn send(&self, call: Call) -> Result<Reply, Error> {
+        self.transport
+            .execute(self.namespace.as_deref(), &call)
+            .await
+    }
+
+    /// Sends a read and decodes its body with the response's metadata.
+    async fn read<T: serde::de::DeserializeOwned>(&self, call: Call) -> Result<Queried<T>, Error> {
+        let reply = self.send(call).await?;
+        Ok(Queried {
+            value: reply.json()?,
+            meta: reply.meta,
+        })
+    }
+}
