@@ -5,7 +5,9 @@
 //! - [`config`]: the TOML file, defaults, `NOMAD_*` fallbacks, secrets.
 //! - [`nomad`]: the HTTP client for Nomad's API.
 //! - [`cli`]: the command line; `main.rs` only calls into it.
+//! - [`demo`]: `drover demo`, the example jobs synced and followed.
 
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod nomad;

@@ -403,6 +403,8 @@ pub(crate) fn promote(
         d.json["StatusDescription"] = json!(RUNNING);
         d.json["ModifyIndex"] = json!(index);
     }
+    // A group whose canaries are its whole count has nothing left to place.
+    finish_if_done(store, id);
     Ok(index)
 }
 

@@ -268,3 +268,34 @@ async fn manual_fail_marks_the_deployment() {
         (500, "can't fail terminal deployment")
     );
 }
+
+#[tokio::test]
+async fn promoting_canaries_that_are_the_whole_count_completes_the_deployment() {
+    let (_sim, api) = sim().await;
+    let job = |image: &str| {
+        let mut job = service_job("web", image, 1);
+        job["TaskGroups"][0]["Update"]["Canary"] = json!(1);
+        job
+    };
+    api.register(job("nginx:1")).await;
+    api.wait_job("web", |j| j["Stable"] == true).await;
+    api.register(job("nginx:2")).await;
+    let mut d = Value::Null;
+    for _ in 0..300 {
+        d = api.get("/v1/job/web/deployment").await.json();
+        if d["JobVersion"] == 1 && d["TaskGroups"]["web"]["HealthyAllocs"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let id = d["ID"].as_str().unwrap();
+    let r = api
+        .post(
+            &format!("/v1/deployment/promote/{id}"),
+            json!({"DeploymentID": id, "All": true}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let d = api.get(&format!("/v1/deployment/{id}")).await.json();
+    assert_eq!(d["Status"], "successful");
+}

@@ -1,0 +1,266 @@
+//! `drover demo`: the bundled example jobs synced into Nomad and followed to the end, for a
+//! first look on any machine. Without an address it starts the Nomad simulator in-process
+//! (like `nomad agent -dev`); with one it talks to that Nomad exactly as the daemon would.
+//!
+//! Owns the demo's orchestration and its printout only: parse, plan, register with
+//! check-and-set, follow the evaluation and the deployment, then a second pass that must find
+//! nothing to do. It never deregisters anything and never forces a registration.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::{Value, json};
+
+use crate::config::{Cluster, Config, DEFAULT_CLUSTER, Env};
+use crate::nomad::{
+    Client, DiffType, IndexTracker, ParseRequest, RegisterRequest, RegisterResponse, Submission,
+};
+
+/// The source name stamped into the demo jobs' `drover.source` meta.
+const DEMO_SOURCE: &str = "demo";
+/// How long one blocking read waits before asking again.
+const WATCH_WAIT: Duration = Duration::from_secs(10);
+/// The built-in simulator runs deployments this many times faster than real time, so that a
+/// 10 s `min_healthy_time` takes half a second.
+const SIM_TIME_SCALE: f64 = 20.0;
+
+/// Runs the demo; the exit code is non-zero when a job could not be synced.
+pub fn run(jobs: &Path, nomad_addr: Option<&str>) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(demo(jobs, nomad_addr))
+}
+
+async fn demo(dir: &Path, nomad_addr: Option<&str>) -> anyhow::Result<ExitCode> {
+    let files = job_files(dir)?;
+    let (_simulator, cluster, target) = connect(dir, nomad_addr).await?;
+    let client = Client::new(&cluster)?;
+    client
+        .status_leader()
+        .await
+        .with_context(|| format!("cannot reach Nomad at {}; is it running?", cluster.address))?;
+    println!(
+        "drover demo: syncing {} job files from {} into {target}",
+        files.len(),
+        dir.display()
+    );
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for file in files.clone() {
+        let client = client.clone();
+        tasks.spawn(async move { (sync_job(&client, &file).await, file) });
+    }
+    let mut results = tasks.join_all().await;
+    results.sort_by(|a, b| a.1.cmp(&b.1));
+    let mut failures = 0;
+    for (result, file) in &results {
+        match result {
+            Ok(line) => println!("  {line}"),
+            Err(e) => {
+                failures += 1;
+                println!("  {}: {e:#}", file.display());
+            }
+        }
+    }
+    second_pass(&client, &files).await?;
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The `*.nomad.hcl` and `*.nomad` files of `dir`, sorted.
+fn job_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the jobs directory {}; run drover demo from the repository root or pass --jobs DIR", dir.display()))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.to_str()
+                .is_some_and(|s| s.ends_with(".nomad.hcl") || s.ends_with(".nomad"))
+        })
+        .collect();
+    files.sort();
+    anyhow::ensure!(
+        !files.is_empty(),
+        "no *.nomad.hcl files in {}",
+        dir.display()
+    );
+    Ok(files)
+}
+
+/// The cluster to sync into: the named Nomad (with the `NOMAD_*` environment, as the CLI reads
+/// it), or a simulator started here. The simulator handle must outlive the demo.
+async fn connect(
+    dir: &Path,
+    nomad_addr: Option<&str>,
+) -> anyhow::Result<(Option<Simulator>, Cluster, String)> {
+    let (simulator, env, target) = match nomad_addr {
+        Some(addr) => (
+            None,
+            Env::from_process().with("NOMAD_ADDR", addr),
+            format!("Nomad at {addr}"),
+        ),
+        None => {
+            let sim = start_simulator().await?;
+            let url = sim.url();
+            let target = format!("the built-in Nomad simulator ({url})");
+            (Some(sim), Env::default().with("NOMAD_ADDR", &url), target)
+        }
+    };
+    // The demo is a configuration with an empty `[nomad]` table and the jobs directory as its
+    // one source, resolved like any other.
+    let text = format!(
+        "[nomad]\n[[source]]\nname = {DEMO_SOURCE:?}\nurl = {:?}\npaths = [\"*.nomad.hcl\", \"*.nomad\"]\n",
+        std::path::absolute(dir)?.display().to_string()
+    );
+    let config = Config::parse(&text, Path::new("drover-demo.toml"), &env)?;
+    let cluster = config
+        .cluster(DEFAULT_CLUSTER)
+        .context("the default cluster")?
+        .clone();
+    Ok((simulator, cluster, target))
+}
+
+#[cfg(feature = "demo")]
+type Simulator = nomad_sim::Sim;
+
+#[cfg(feature = "demo")]
+async fn start_simulator() -> anyhow::Result<Simulator> {
+    Ok(nomad_sim::Sim::builder()
+        .time_scale(SIM_TIME_SCALE)
+        .start()
+        .await?)
+}
+
+#[cfg(not(feature = "demo"))]
+enum Simulator {}
+
+#[cfg(not(feature = "demo"))]
+impl Simulator {
+    fn url(&self) -> String {
+        match *self {}
+    }
+}
+
+#[cfg(not(feature = "demo"))]
+async fn start_simulator() -> anyhow::Result<Simulator> {
+    let _ = SIM_TIME_SCALE;
+    anyhow::bail!(
+        "this drover was built without the `demo` feature: name a Nomad with --nomad-addr"
+    )
+}
+
+/// Parses a job file through Nomad and stamps drover's ownership meta on it.
+async fn render(client: &Client, file: &Path) -> anyhow::Result<(Value, String)> {
+    let hcl =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let request = ParseRequest {
+        job_hcl: hcl.clone(),
+        variables: None,
+        canonicalize: true,
+    };
+    let mut job = client.parse_job(&request).await.map_err(|e| {
+        anyhow::anyhow!(
+            e.to_string()
+                .replace("input.hcl", &file.display().to_string())
+        )
+    })?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let meta = job.get_mut("Meta").filter(|m| m.is_object());
+    let stamp = json!({"drover.source": DEMO_SOURCE, "drover.path": name});
+    match meta {
+        Some(m) => m.as_object_mut().into_iter().for_each(|m| {
+            m.extend(stamp.as_object().cloned().unwrap_or_default());
+        }),
+        None => job["Meta"] = stamp,
+    }
+    Ok((job, hcl))
+}
+
+/// One job: plan, register only when the plan shows a change, follow it.
+async fn sync_job(client: &Client, file: &Path) -> anyhow::Result<String> {
+    let (job, hcl) = render(client, file).await?;
+    let id = job["ID"].as_str().unwrap_or_default().to_owned();
+    let plan = client.plan_job(&job).await?;
+    let change = plan.diff.as_ref().map_or(DiffType::Edited, |d| d.r#type);
+    if change == DiffType::None {
+        return Ok(format!("{id:<10} unchanged, nothing submitted"));
+    }
+    let verb = if change == DiffType::Added {
+        "created"
+    } else {
+        "updated"
+    };
+    let request = RegisterRequest {
+        job,
+        enforce_index: Some(plan.job_modify_index),
+        preserve_counts: false,
+        submission: Some(Submission::hcl2(hcl, "")),
+    };
+    let registered = client.register_job(&request).await?;
+    let outcome = follow(client, &registered).await?;
+    Ok(format!("{id:<10} {verb:<8} {outcome}"))
+}
+
+/// Follows a registration's evaluation and, if it started one, its deployment to the end.
+async fn follow(client: &Client, registered: &RegisterResponse) -> anyhow::Result<String> {
+    if registered.eval_id.is_empty() {
+        return Ok(
+            "no evaluation (a periodic or parameterized job waits for its launch)".to_owned(),
+        );
+    }
+    let mut tracker = IndexTracker::new();
+    let eval = loop {
+        let read = client
+            .read_evaluation(&registered.eval_id, &tracker.query(WATCH_WAIT))
+            .await?;
+        tracker.observe(&read.meta);
+        if read.value.status.is_terminal() {
+            break read.value;
+        }
+    };
+    if eval.deployment_id.is_empty() {
+        return Ok(format!("evaluation {:?}, no deployment", eval.status).to_lowercase());
+    }
+    let mut tracker = IndexTracker::new();
+    loop {
+        let read = client
+            .read_deployment(&eval.deployment_id, &tracker.query(WATCH_WAIT))
+            .await?;
+        tracker.observe(&read.meta);
+        let d = read.value;
+        if d.status.is_terminal() {
+            let healthy: u64 = d.task_groups.values().map(|g| g.healthy_allocs).sum();
+            let total: u64 = d.task_groups.values().map(|g| g.desired_total).sum();
+            let status = format!("{:?}", d.status).to_lowercase();
+            return Ok(format!(
+                "deployment {status}: {healthy}/{total} healthy ({})",
+                d.status_description
+            ));
+        }
+    }
+}
+
+/// Plans every job again: with nothing changed in the files, nothing may be submitted.
+async fn second_pass(client: &Client, files: &[PathBuf]) -> anyhow::Result<()> {
+    let mut unchanged = 0;
+    for file in files {
+        let (job, _) = render(client, file).await?;
+        let plan = client.plan_job(&job).await?;
+        if plan.diff.is_some_and(|d| d.r#type == DiffType::None) {
+            unchanged += 1;
+        }
+    }
+    let changed = files.len() - unchanged;
+    println!("second pass: {unchanged} unchanged, {changed} would change");
+    Ok(())
+}
