@@ -70,6 +70,18 @@ fn duration(v: Option<&Value>) -> Result<Option<Duration>, ApiError> {
 }
 
 impl Variable {
+    /// A new, empty, unlocked variable written at `index`.
+    pub(crate) fn new(index: u64, unix: i64) -> Self {
+        Self {
+            items: BTreeMap::new(),
+            lock: None,
+            create_index: index,
+            modify_index: index,
+            create_time: unix,
+            modify_time: unix,
+        }
+    }
+
     /// The variable's JSON; items and the lock only when asked for.
     pub(crate) fn to_json(&self, ns: &str, path: &str, items: bool, lock: bool) -> Value {
         let mut v = json!({
@@ -139,14 +151,7 @@ pub(crate) fn acquire(
     let var = store
         .variables
         .entry(key(ns, path))
-        .or_insert_with(|| Variable {
-            items: BTreeMap::new(),
-            lock: None,
-            create_index: index,
-            modify_index: index,
-            create_time: unix,
-            modify_time: unix,
-        });
+        .or_insert_with(|| Variable::new(index, unix));
     var.items = items;
     var.lock = Some(lock);
     var.modify_index = index;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{service_job, sim};
+use common::{canary_job, service_job, sim};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -147,25 +147,18 @@ async fn failing_job_fails_its_deployment_and_auto_reverts_to_the_stable_version
     );
 }
 
+/// The second version's deployment, once its one canary is healthy.
+fn canary_healthy(d: &Value) -> bool {
+    d["JobVersion"] == 1 && d["TaskGroups"]["web"]["HealthyAllocs"] == 1
+}
+
 #[tokio::test]
 async fn canaries_wait_for_promotion() {
     let (_sim, api) = sim().await;
-    let canary_job = |image: &str| {
-        let mut job = service_job("web", image, 3);
-        job["TaskGroups"][0]["Update"]["Canary"] = json!(1);
-        job
-    };
-    api.register(canary_job("nginx:1")).await;
+    api.register(canary_job("web", "nginx:1", 3, 1)).await;
     api.wait_job("web", |j| j["Stable"] == true).await;
-    api.register(canary_job("nginx:2")).await;
-    let mut d = Value::Null;
-    for _ in 0..300 {
-        d = api.get("/v1/job/web/deployment").await.json();
-        if d["JobVersion"] == 1 && d["TaskGroups"]["web"]["HealthyAllocs"] == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    api.register(canary_job("web", "nginx:2", 3, 1)).await;
+    let d = api.wait_for("/v1/job/web/deployment", canary_healthy).await;
     assert_eq!(
         d["StatusDescription"],
         "Deployment is running but requires manual promotion"
@@ -272,22 +265,10 @@ async fn manual_fail_marks_the_deployment() {
 #[tokio::test]
 async fn promoting_canaries_that_are_the_whole_count_completes_the_deployment() {
     let (_sim, api) = sim().await;
-    let job = |image: &str| {
-        let mut job = service_job("web", image, 1);
-        job["TaskGroups"][0]["Update"]["Canary"] = json!(1);
-        job
-    };
-    api.register(job("nginx:1")).await;
+    api.register(canary_job("web", "nginx:1", 1, 1)).await;
     api.wait_job("web", |j| j["Stable"] == true).await;
-    api.register(job("nginx:2")).await;
-    let mut d = Value::Null;
-    for _ in 0..300 {
-        d = api.get("/v1/job/web/deployment").await.json();
-        if d["JobVersion"] == 1 && d["TaskGroups"]["web"]["HealthyAllocs"] == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    api.register(canary_job("web", "nginx:2", 1, 1)).await;
+    let d = api.wait_for("/v1/job/web/deployment", canary_healthy).await;
     let id = d["ID"].as_str().unwrap();
     let r = api
         .post(

@@ -181,14 +181,10 @@ fn put(shared: &Shared, req: &Req, body: &Value, ns: &str, path: &str) -> ApiRes
             return Ok(conflict(&variables::conflict_body(ns, path)));
         }
         let index = s.write(&[Table::Variables]);
-        let var = s.variables.entry(key).or_insert_with(|| Variable {
-            items: BTreeMap::new(),
-            lock: None,
-            create_index: index,
-            modify_index: index,
-            create_time: unix,
-            modify_time: unix,
-        });
+        let var = s
+            .variables
+            .entry(key)
+            .or_insert_with(|| Variable::new(index, unix));
         var.items = items(body);
         var.modify_index = index;
         var.modify_time = unix;

@@ -96,6 +96,18 @@ impl Api {
         panic!("job {id} never reached the expected state");
     }
 
+    /// Polls `path` until its JSON satisfies `pred`.
+    pub async fn wait_for(&self, path: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..500 {
+            let r = self.get(path).await;
+            if r.status == 200 && pred(&r.json()) {
+                return r.json();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("{path} never reached the expected state");
+    }
+
     pub async fn wait_deployment(&self, id: &str, status: &str) -> Value {
         for _ in 0..500 {
             let r = self.get(&format!("/v1/job/{id}/deployment")).await;
@@ -124,6 +136,13 @@ pub fn service_job(id: &str, image: &str, count: u64) -> Value {
             "Tasks": [{"Name": "server", "Driver": "docker", "Config": {"image": image}}]
         }]
     })
+}
+
+/// [`service_job`] whose group rolls out behind `canary` canaries.
+pub fn canary_job(id: &str, image: &str, count: u64, canary: u64) -> Value {
+    let mut job = service_job(id, image, count);
+    job["TaskGroups"][0]["Update"]["Canary"] = json!(canary);
+    job
 }
 
 pub async fn sim() -> (nomad_sim::Sim, Api) {
