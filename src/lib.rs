@@ -4,6 +4,7 @@
 //! One module per pipeline stage (see `DESIGN.md` in the project's shared notes):
 //! - [`config`]: the TOML file, defaults, `NOMAD_*` fallbacks, secrets.
 //! - [`nomad`]: the HTTP client for Nomad's API.
+//! - [`source`]: Git mirrors and the files of a repository at a commit.
 //! - [`cli`]: the command line; `main.rs` only calls into it.
 //! - [`demo`]: `drover demo`, the example jobs synced and followed.
 
@@ -11,3 +12,4 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod nomad;
+pub mod source;
