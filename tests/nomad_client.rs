@@ -3,10 +3,12 @@
 
 mod common;
 
+use common::sim::{client, cluster};
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use drover::config::{Cluster, Retry, Secret, Tls};
+use drover::config::{Cluster, Secret, Tls};
 use drover::nomad::{
     Client, DeploymentStatus, DiffType, Error, IndexTracker, LockRequest, ParseRequest, Query,
     RegisterRequest, Submission, TransportKind,
@@ -34,28 +36,6 @@ variable "tag" {
 
 async fn sim() -> Sim {
     Sim::builder().start().await.expect("start simulator")
-}
-
-fn cluster(url: &str) -> Cluster {
-    Cluster {
-        name: "test".into(),
-        address: url.parse().expect("url"),
-        token: None,
-        region: None,
-        namespace: None,
-        tls: Tls::default(),
-        request_timeout: Duration::from_secs(5),
-        connect_timeout: Duration::from_secs(2),
-        retry: Retry {
-            max_retries: 3,
-            min_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(40),
-        },
-    }
-}
-
-fn client(sim: &Sim) -> Client {
-    Client::new(&cluster(&sim.url())).expect("client")
 }
 
 /// A job in Nomad's API JSON, as `/v1/jobs/parse` would return it.
@@ -878,7 +858,7 @@ fn construction_errors_name_the_cluster() {
 
 mod tls {
     use super::*;
-    use crate::common::Pki;
+    use crate::common::pki::Pki;
 
     async fn https_sim(pki: &Pki) -> Sim {
         Sim::builder()

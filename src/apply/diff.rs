@@ -1,0 +1,142 @@
+//! Reading a plan's diff: whether it is a real change once drover's own meta is set aside, and
+//! a one-line summary of what changed for logs and the status page. Pure; never calls Nomad.
+
+use crate::nomad::{DiffType, FieldDiff, JobDiff, ObjectDiff};
+
+/// Meta keys drover stamps itself; their changes alone are not a change of the job.
+const OWN_META_PREFIX: &str = "Meta[drover.";
+
+fn own_meta(field: &FieldDiff) -> bool {
+    field.name.starts_with(OWN_META_PREFIX)
+}
+
+/// Whether the plan shows a change other than drover's own meta.
+pub fn is_change(diff: Option<&JobDiff>) -> bool {
+    let Some(diff) = diff else { return true };
+    match diff.r#type {
+        DiffType::None => false,
+        DiffType::Added | DiffType::Deleted => true,
+        DiffType::Edited => {
+            let fields = diff
+                .fields
+                .iter()
+                .flatten()
+                .any(|f| f.r#type != DiffType::None && !own_meta(f));
+            let objects = diff.objects.iter().flatten().any(changed_object);
+            let groups = diff
+                .task_groups
+                .iter()
+                .flatten()
+                .any(|g| g.r#type != DiffType::None);
+            fields || objects || groups
+        }
+    }
+}
+
+fn changed_object(object: &ObjectDiff) -> bool {
+    object.r#type != DiffType::None
+}
+
+/// A short summary such as `edited: Meta[owner]; group web: Config, Count`.
+pub fn summary(diff: Option<&JobDiff>) -> String {
+    let Some(diff) = diff else {
+        return "no diff".to_owned();
+    };
+    let mut parts: Vec<String> = Vec::new();
+    let job_level: Vec<&str> = diff
+        .fields
+        .iter()
+        .flatten()
+        .filter(|f| f.r#type != DiffType::None && !own_meta(f))
+        .map(|f| f.name.as_str())
+        .chain(
+            diff.objects
+                .iter()
+                .flatten()
+                .filter(|o| changed_object(o))
+                .map(|o| o.name.as_str()),
+        )
+        .collect();
+    if !job_level.is_empty() {
+        parts.push(job_level.join(", "));
+    }
+    for group in diff
+        .task_groups
+        .iter()
+        .flatten()
+        .filter(|g| g.r#type != DiffType::None)
+    {
+        let mut names: Vec<&str> = group
+            .fields
+            .iter()
+            .flatten()
+            .filter(|f| f.r#type != DiffType::None)
+            .map(|f| f.name.as_str())
+            .collect();
+        names.extend(
+            group
+                .objects
+                .iter()
+                .flatten()
+                .filter(|o| changed_object(o))
+                .map(|o| o.name.as_str()),
+        );
+        names.extend(
+            group
+                .tasks
+                .iter()
+                .flatten()
+                .filter(|t| t.r#type != DiffType::None)
+                .map(|t| t.name.as_str()),
+        );
+        parts.push(
+            format!(
+                "group {} {:?}: {}",
+                group.name,
+                group.r#type,
+                names.join(", ")
+            )
+            .to_lowercase(),
+        );
+    }
+    format!("{:?}: {}", diff.r#type, parts.join("; ")).to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn diff(value: serde_json::Value) -> JobDiff {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn only_own_meta_is_no_change() {
+        let d = diff(json!({"Type": "Edited", "ID": "web",
+            "Fields": [{"Type": "Edited", "Name": "Meta[drover.commit]", "Old": "a", "New": "b"}],
+            "TaskGroups": [{"Type": "None", "Name": "web"}]}));
+        assert!(!is_change(Some(&d)));
+        assert!(!is_change(Some(&diff(json!({"Type": "None"})))));
+        assert!(is_change(Some(&diff(json!({"Type": "Added"})))));
+        assert!(
+            is_change(None),
+            "no diff at all is treated as a change to be safe"
+        );
+    }
+
+    #[test]
+    fn a_real_edit_is_a_change_with_a_summary() {
+        let d = diff(json!({"Type": "Edited", "ID": "web",
+            "Fields": [{"Type": "Edited", "Name": "Meta[owner]", "Old": "a", "New": "b"}],
+            "TaskGroups": [{"Type": "Edited", "Name": "web",
+                "Fields": [{"Type": "Edited", "Name": "Count", "Old": "1", "New": "2"}],
+                "Tasks": [{"Type": "Edited", "Name": "server"}]}]}));
+        assert!(is_change(Some(&d)));
+        assert_eq!(
+            summary(Some(&d)),
+            "edited: meta[owner]; group web edited: count, server"
+        );
+    }
+}

@@ -1,0 +1,169 @@
+//! Apply: plans a rendered job against the live one and registers it with check-and-set when,
+//! and only when, the plan shows a change (invariants 1 and 3 of DESIGN.md); runs many jobs
+//! with bounded concurrency. Never forces a registration, never deregisters because something
+//! failed (pruning is decided by `reconcile`), and never follows deployments (`track` does).
+//!
+//! The plan is made with the live job's `drover.commit`, so that a branch that moved without
+//! touching this job's inputs is not a change; drover's own meta is ignored when reading the
+//! diff. Counts the autoscaler owns are copied from the live job before planning.
+
+mod counts;
+mod diff;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+pub use counts::apply_live_counts;
+pub use diff::{is_change, summary};
+
+use crate::config::PreserveCounts;
+use crate::nomad::{self, Client, Query, RegisterRequest, Submission};
+
+/// The meta key holding the commit at which a job's inputs last changed.
+pub const COMMIT_META: &str = "drover.commit";
+
+/// A rendered job ready to be applied.
+#[derive(Debug, Clone)]
+pub struct Submit {
+    /// Nomad's canonical job JSON, with drover's ownership meta.
+    pub job: Value,
+    /// The HCL and variables it came from, stored by Nomad for its UI.
+    pub submission: Option<Submission>,
+    pub preserve_counts: PreserveCounts,
+}
+
+/// Why the job is being applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    /// Its inputs changed (or it is new): register when the plan shows a change.
+    Apply,
+    /// A periodic drift check: a change means someone changed the job outside Git. It is
+    /// registered again only with `self_heal`; otherwise only reported.
+    DriftCheck { self_heal: bool },
+}
+
+/// What applying one job did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applied {
+    /// The plan showed no change: nothing was registered.
+    Unchanged,
+    /// Registered; `summary` says what the plan changed.
+    Registered {
+        eval_id: String,
+        job_modify_index: u64,
+        summary: String,
+    },
+    /// A drift check found a change and `self_heal` is off: reported, not registered.
+    Drifted { summary: String },
+    /// Someone else changed the job between our plan and our registration, twice.
+    Contended,
+}
+
+/// Applies one job. Conflicts are answered by re-reading the live job and planning again,
+/// once; a second conflict leaves the job to the next pass.
+pub async fn apply(
+    client: &Client,
+    submit: &Submit,
+    intent: Intent,
+) -> Result<Applied, nomad::Error> {
+    let id = submit
+        .job
+        .get("ID")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    for attempt in 0..2 {
+        let live = read_live(client, id).await?;
+        let mut job = submit.job.clone();
+        apply_live_counts(submit.preserve_counts, &mut job, live.as_ref());
+        let plan = client
+            .plan_job(&with_live_commit(&job, live.as_ref()))
+            .await?;
+        if !is_change(plan.diff.as_ref()) {
+            return Ok(Applied::Unchanged);
+        }
+        let summary = summary(plan.diff.as_ref());
+        if intent == (Intent::DriftCheck { self_heal: false }) {
+            return Ok(Applied::Drifted { summary });
+        }
+        let request = RegisterRequest {
+            job,
+            enforce_index: Some(plan.job_modify_index),
+            preserve_counts: submit.preserve_counts == PreserveCounts::Always,
+            submission: submit.submission.clone(),
+        };
+        match client.register_job(&request).await {
+            Ok(r) => {
+                return Ok(Applied::Registered {
+                    eval_id: r.eval_id,
+                    job_modify_index: r.job_modify_index,
+                    summary,
+                });
+            }
+            Err(nomad::Error::Conflict { text }) => {
+                tracing::info!(job = id, attempt, conflict = %text, "job changed in Nomad since the plan; planning again");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Applied::Contended)
+}
+
+/// The live job, `None` when Nomad has none.
+async fn read_live(client: &Client, id: &str) -> Result<Option<Value>, nomad::Error> {
+    match client.read_job(id, &Query::now()).await {
+        Ok(read) => Ok(Some(read.value)),
+        Err(nomad::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The job to plan: the live job's `drover.commit` in place of ours, so that only a change of
+/// the job itself shows in the diff.
+fn with_live_commit(job: &Value, live: Option<&Value>) -> Value {
+    let live_commit = live
+        .and_then(|l| l.get("Meta"))
+        .and_then(|m| m.get(COMMIT_META))
+        .cloned();
+    let mut planned = job.clone();
+    if let (Some(commit), Some(meta)) = (
+        live_commit,
+        planned.get_mut("Meta").and_then(Value::as_object_mut),
+    ) {
+        meta.insert(COMMIT_META.to_owned(), commit);
+    }
+    planned
+}
+
+/// Runs `work` over `items` with at most `max_parallel` at a time, keeping the input order in
+/// the output. Callers pass one item per job, so no job is worked on twice at once.
+pub async fn bounded<T, F, Fut, O>(items: Vec<T>, max_parallel: usize, work: F) -> Vec<O>
+where
+    T: Send + 'static,
+    O: Send + 'static,
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = O> + Send + 'static,
+{
+    let permits = Arc::new(tokio::sync::Semaphore::new(max_parallel.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let permits = permits.clone();
+        let fut = work(item);
+        tasks.spawn(async move {
+            // The semaphore is never closed, so acquiring only waits.
+            let _permit = permits.acquire_owned().await;
+            (i, fut.await)
+        });
+    }
+    let mut out: Vec<(usize, O)> = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok(pair) => out.push(pair),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => {}
+        }
+    }
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, o)| o).collect()
+}
