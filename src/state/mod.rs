@@ -1,0 +1,166 @@
+//! State: what drover applied, from which commit and file, and how it ended — per source and
+//! per job — kept in one JSON file in the state directory and written atomically.
+//!
+//! Owns the records and their file. Never calls Nomad or Git: when the file is lost or
+//! unreadable, the caller lists the live jobs and [`SourceState::rebuild_from_live`] recovers
+//! the records from their ownership meta. Never decides what to do with a job (`reconcile`
+//! reads these records; `apply` and `track` write them).
+//!
+//! # Concurrency
+//! The daemon holds one [`State`] behind a mutex, changes it after each job's outcome and calls
+//! [`Store::save`] with the lock still held, so saves happen in the order of the changes and an
+//! older snapshot never replaces a newer one. A save encodes the whole state and costs two
+//! `fsync`s: measured with 5,000 jobs, the file is 2.3 MB (about 460 bytes a job) and a save
+//! takes about 95 ms in a debug build, nearly all of it encoding (an optimised build encodes
+//! several times faster); the fsyncs were a few milliseconds on ext4. Only jobs that were
+//! registered or re-planned change the state, so an unchanged pass saves once. A save blocks:
+//! async code calls it from `spawn_blocking`.
+
+mod ownership;
+mod store;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+pub use ownership::{JobKey, LiveJob, META_COMMIT, META_PATH, META_PRUNE, META_SOURCE, Ownership};
+pub use store::{
+    FORMAT_VERSION, LoadWarning, Loaded, MAX_STATE_BYTES, STATE_FILE, StateError, Store,
+};
+
+use crate::track::{Outcome, Tracked};
+
+/// Everything drover remembers, by source name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceState>,
+}
+
+/// A source never synced has this state.
+static EMPTY_SOURCE: SourceState = SourceState {
+    last_synced_commit: None,
+    last_fetched_commit: None,
+    last_pass: None,
+    jobs: BTreeMap::new(),
+};
+
+impl State {
+    /// The source's state; an empty one when it was never synced.
+    pub fn source(&self, name: &str) -> &SourceState {
+        self.sources.get(name).unwrap_or(&EMPTY_SOURCE)
+    }
+
+    /// The source's state for changing, created empty when missing.
+    pub fn source_mut(&mut self, name: &str) -> &mut SourceState {
+        self.sources.entry(name.to_owned()).or_default()
+    }
+}
+
+/// What drover remembers of one source.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SourceState {
+    /// The commit whose jobs were last all applied or found unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_synced_commit: Option<String>,
+    /// The newest commit fetched, synced or not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_fetched_commit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_pass: Option<PassRecord>,
+    pub jobs: BTreeMap<JobKey, JobRecord>,
+}
+
+/// How the latest pass over a source went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PassRecord {
+    #[serde(with = "humantime_serde")]
+    pub at: SystemTime,
+    pub commit: Option<String>,
+    /// Every job of the source reached what Git asks for.
+    pub converged: bool,
+    /// One line for people, e.g. `12 unchanged, 1 updated, 1 blocked`.
+    pub summary: String,
+}
+
+/// What drover remembers of one job.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobRecord {
+    /// The job file's path in the repository.
+    pub path: String,
+    /// The fingerprint of the rendered job that is live, as far as drover knows; `None` when
+    /// it does not know (a record rebuilt from meta, or a failed deployment).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applied_fingerprint: Option<String>,
+    /// The commit stamped as `drover.commit` when it was applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applied_commit: Option<String>,
+    /// The Nomad job version drover's latest registration made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<JobOutcome>,
+    /// A fingerprint whose deployment failed: not submitted again until the inputs change
+    /// (invariant 4).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_fingerprint: Option<String>,
+    /// The latest plan of this job (for a change or a drift check).
+    #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    pub last_drift_check: Option<SystemTime>,
+}
+
+/// How the latest registration ended, and when that was known.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobOutcome {
+    #[serde(flatten)]
+    pub tracked: Tracked,
+    #[serde(with = "humantime_serde")]
+    pub at: SystemTime,
+}
+
+impl JobRecord {
+    pub fn new(path: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The rendered job `fingerprint`, stamped with `commit`, is live: registered, or found
+    /// equal to the live job by a plan. A plan is also a drift check.
+    pub fn applied(&mut self, fingerprint: &str, commit: &str, now: SystemTime) {
+        self.applied_fingerprint = Some(fingerprint.to_owned());
+        self.applied_commit = Some(commit.to_owned());
+        self.last_drift_check = Some(now);
+    }
+
+    /// Records how the registration of the rendered job `fingerprint` ended.
+    ///
+    /// A failed deployment marks that fingerprint known-bad and forgets the applied one: the
+    /// live spec may be the failed one or a rolled-back one, and the next change of inputs is
+    /// planned against whichever it is. A converged outcome makes it the applied fingerprint
+    /// and clears the known-bad mark. Others (cancelled, awaiting promotion, paused, a failed
+    /// evaluation) change neither.
+    pub fn finished(&mut self, fingerprint: &str, tracked: Tracked, at: SystemTime) {
+        match &tracked.outcome {
+            Outcome::Failed { .. } => {
+                self.applied_fingerprint = None;
+                self.failed_fingerprint = Some(fingerprint.to_owned());
+            }
+            outcome if outcome.converged() => {
+                self.applied_fingerprint = Some(fingerprint.to_owned());
+                self.failed_fingerprint = None;
+            }
+            _ => {}
+        }
+        if tracked.job_version.is_some() {
+            self.version = tracked.job_version;
+        }
+        self.outcome = Some(JobOutcome { tracked, at });
+    }
+}
