@@ -10,13 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
-use serde_json::{Value, json};
-
 use crate::config::{Cluster, Config, DEFAULT_CLUSTER, Env};
-use crate::nomad::{
-    Client, DiffType, IndexTracker, ParseRequest, RegisterRequest, RegisterResponse, Submission,
-};
+use crate::nomad::{Client, DiffType, IndexTracker, RegisterRequest, RegisterResponse};
+use crate::render::{self, RenderError, RenderedJob, Settings, Variables};
+use crate::validate::{DEFAULT_MAX_FILE_SIZE, WorkTree};
+use anyhow::Context;
 
 /// The source name stamped into the demo jobs' `drover.source` meta.
 const DEMO_SOURCE: &str = "demo";
@@ -156,40 +154,38 @@ async fn start_simulator() -> anyhow::Result<Simulator> {
     )
 }
 
-/// Parses a job file through Nomad and stamps drover's ownership meta on it.
-async fn render(client: &Client, file: &Path) -> anyhow::Result<(Value, String)> {
-    let hcl =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let request = ParseRequest {
-        job_hcl: hcl.clone(),
-        variables: None,
-        canonicalize: true,
-    };
-    let mut job = client.parse_job(&request).await.map_err(|e| {
-        anyhow::anyhow!(
-            e.to_string()
-                .replace("input.hcl", &file.display().to_string())
-        )
-    })?;
+/// Renders a job file as the daemon does (inlining, Nomad's parse, `drover.*` meta), with the
+/// jobs directory as the repository.
+async fn render_file(client: &Client, file: &Path) -> anyhow::Result<RenderedJob> {
+    let dir = file.parent().unwrap_or(Path::new("."));
     let name = file
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let meta = job.get_mut("Meta").filter(|m| m.is_object());
-    let stamp = json!({"drover.source": DEMO_SOURCE, "drover.path": name});
-    match meta {
-        Some(m) => m.as_object_mut().into_iter().for_each(|m| {
-            m.extend(stamp.as_object().cloned().unwrap_or_default());
-        }),
-        None => job["Meta"] = stamp,
-    }
-    Ok((job, hcl))
+        .and_then(|n| n.to_str())
+        .with_context(|| format!("{}: not a UTF-8 file name", file.display()))?;
+    let files = WorkTree::new(dir, DEFAULT_MAX_FILE_SIZE);
+    let settings = Settings {
+        source: DEMO_SOURCE.to_owned(),
+        ..Settings::default()
+    };
+    let errors = |errors: Vec<RenderError>| {
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!(lines.join("\n"))
+    };
+    let prepared =
+        render::prepare(&files, name, &settings, &Variables::default()).map_err(errors)?;
+    render::render(client, &prepared, None)
+        .await
+        .map_err(errors)
 }
 
 /// One job: plan, register only when the plan shows a change, follow it.
 async fn sync_job(client: &Client, file: &Path) -> anyhow::Result<String> {
-    let (job, hcl) = render(client, file).await?;
-    let id = job["ID"].as_str().unwrap_or_default().to_owned();
+    let RenderedJob {
+        job,
+        id,
+        submission,
+        ..
+    } = render_file(client, file).await?;
     let plan = client.plan_job(&job).await?;
     let change = plan.diff.as_ref().map_or(DiffType::Edited, |d| d.r#type);
     if change == DiffType::None {
@@ -204,7 +200,7 @@ async fn sync_job(client: &Client, file: &Path) -> anyhow::Result<String> {
         job,
         enforce_index: Some(plan.job_modify_index),
         preserve_counts: false,
-        submission: Some(Submission::hcl2(hcl, "")),
+        submission: Some(submission),
     };
     let registered = client.register_job(&request).await?;
     let outcome = follow(client, &registered).await?;
@@ -254,8 +250,9 @@ async fn follow(client: &Client, registered: &RegisterResponse) -> anyhow::Resul
 async fn second_pass(client: &Client, files: &[PathBuf]) -> anyhow::Result<()> {
     let mut unchanged = 0;
     for file in files {
-        let (job, _) = render(client, file).await?;
-        let plan = client.plan_job(&job).await?;
+        let plan = client
+            .plan_job(&render_file(client, file).await?.job)
+            .await?;
         if plan.diff.is_some_and(|d| d.r#type == DiffType::None) {
             unchanged += 1;
         }

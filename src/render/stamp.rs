@@ -1,0 +1,86 @@
+//! Steps 5 and 6 on Nomad's canonical JSON: the source's overrides (namespace, region,
+//! datacenters) and drover's ownership meta.
+
+use serde_json::{Map, Value};
+
+use super::Settings;
+use crate::state::{META_COMMIT, META_PATH, META_SOURCE};
+
+/// The namespace the job goes to: the source's override, else the file's own `namespace`,
+/// else the cluster's, else Nomad's `default` (which canonicalization already wrote).
+pub(crate) fn namespace(settings: &Settings, file_sets_it: bool, job: &Value) -> String {
+    let from_job = || {
+        job.get("Namespace")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    settings
+        .namespace
+        .clone()
+        .or_else(|| file_sets_it.then(from_job).flatten())
+        .or_else(|| settings.cluster_namespace.clone())
+        .or_else(from_job)
+        .unwrap_or_else(|| "default".to_owned())
+}
+
+pub(crate) fn apply(
+    job: &mut Value,
+    settings: &Settings,
+    namespace: &str,
+    path: &str,
+    commit: Option<&str>,
+) {
+    let Some(obj) = job.as_object_mut() else {
+        return;
+    };
+    obj.insert("Namespace".into(), Value::from(namespace));
+    if let Some(region) = &settings.region {
+        obj.insert("Region".into(), Value::from(region.as_str()));
+    }
+    if let Some(dcs) = &settings.datacenters {
+        obj.insert("Datacenters".into(), Value::from(dcs.clone()));
+    }
+    let meta = obj
+        .entry("Meta")
+        .and_modify(|m| {
+            if !m.is_object() {
+                *m = Value::Object(Map::new());
+            }
+        })
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Some(meta) = meta.as_object_mut() {
+        meta.insert(META_SOURCE.into(), Value::from(settings.source.as_str()));
+        meta.insert(META_PATH.into(), Value::from(path));
+        if let Some(commit) = commit {
+            meta.insert(META_COMMIT.into(), Value::from(commit));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn overrides_and_meta() {
+        let settings = Settings {
+            source: "platform".into(),
+            region: Some("eu".into()),
+            datacenters: Some(vec!["dc2".into()]),
+            cluster_namespace: Some("team".into()),
+            ..Settings::default()
+        };
+        let mut job = json!({"ID": "a", "Namespace": "default", "Meta": null});
+        let ns = namespace(&settings, false, &job);
+        assert_eq!(ns, "team");
+        assert_eq!(namespace(&settings, true, &job), "default");
+        apply(&mut job, &settings, &ns, "jobs/a.nomad.hcl", Some("abc"));
+        assert_eq!(
+            job,
+            json!({"ID": "a", "Namespace": "team", "Region": "eu", "Datacenters": ["dc2"],
+                   "Meta": {"drover.source": "platform", "drover.path": "jobs/a.nomad.hcl",
+                            "drover.commit": "abc"}})
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! `drover validate --config FILE` without paths: every configured source's job files at the
+//! current commit of its branch, tag or commit, read from a fresh mirror in a scratch
+//! directory (a CI runner has no state dir, and a running daemon's mirrors are never touched),
+//! each with its source's settings, var files and policy. A source whose `url` is a local
+//! directory that is not itself a repository (the bundled `jobs-example/`) is read as a work
+//! tree, like the paths of `drover validate PATH`.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
+use super::{Diagnostic, Group, JobFile, WorkTree};
+use crate::config::{Config, RepoUrl, Source};
+use crate::render::{self, Settings};
+use crate::source::{Mirror, RepoFiles};
+
+/// A scratch directory, removed when dropped.
+pub(super) struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("drover-validate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self(dir))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // Best effort: a leftover scratch mirror in the temp dir harms nothing.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// One group per source, and its job files (reported by repository path).
+pub(super) fn groups(config: &Config) -> anyhow::Result<(Vec<Group>, Vec<JobFile>, Scratch)> {
+    let scratch = Scratch::new()?;
+    let mut groups = Vec::new();
+    let mut files = Vec::new();
+    for source in &config.sources {
+        let (repo, paths, problems) = match &source.url {
+            RepoUrl::Local(dir) if !is_repository(dir) => work_tree(source, dir)?,
+            _ => at_commit(source, scratch.path())?,
+        };
+        for path in paths {
+            files.push(JobFile {
+                display: path.clone(),
+                rel: path,
+                group: groups.len(),
+            });
+        }
+        let settings = Settings::from_source(source);
+        let variables = render::load_variables(repo.as_ref(), &settings).map_err(|errors| {
+            errors
+                .iter()
+                .map(|e| Diagnostic::from_render(&e.path, e))
+                .collect()
+        });
+        groups.push(Group {
+            files: repo,
+            settings,
+            variables,
+            problems,
+            policy: source.policy.clone(),
+            cluster: Some(source.cluster.as_ref().clone()),
+        });
+    }
+    Ok((groups, files, scratch))
+}
+
+type Listed = (Box<dyn RepoFiles>, Vec<String>, Vec<Diagnostic>);
+
+/// The source's job files at the current commit of its revision, from a scratch mirror.
+fn at_commit(source: &Source, scratch: &Path) -> anyhow::Result<Listed> {
+    let mirror = Mirror::open(source, scratch)?;
+    let fetched = mirror.fetch(&AtomicBool::new(false))?;
+    let snapshot = mirror.snapshot(fetched.commit)?;
+    let problems = snapshot
+        .refused
+        .iter()
+        .map(|e| {
+            let path = refused_path(e);
+            let e = render::RenderError {
+                path: path.clone(),
+                position: None,
+                kind: render::ErrorKind::Unreadable(e.clone()),
+            };
+            Diagnostic::from_render(&path, &e)
+        })
+        .collect();
+    let paths = snapshot.files.iter().map(|f| f.path.clone()).collect();
+    Ok((Box::new(snapshot), paths, problems))
+}
+
+/// A directory that Git can fetch from: a work tree's top level or a bare repository.
+fn is_repository(dir: &Path) -> bool {
+    dir.join(".git").exists() || (dir.join("HEAD").is_file() && dir.join("objects").is_dir())
+}
+
+/// The files of `dir` that the source's `paths` select and `exclude` does not.
+fn work_tree(source: &Source, dir: &Path) -> anyhow::Result<Listed> {
+    let globs = |list: &[String]| -> anyhow::Result<GlobSet> {
+        let mut set = GlobSetBuilder::new();
+        for g in list {
+            set.add(GlobBuilder::new(g).literal_separator(true).build()?);
+        }
+        Ok(set.build()?)
+    };
+    let (include, exclude) = (globs(&source.paths)?, globs(&source.exclude)?);
+    let tree = WorkTree::new(dir, source.limits.max_file_size);
+    let mut found = Vec::new();
+    list(dir, dir, &mut found)?;
+    let paths = found
+        .into_iter()
+        .filter(|p| include.is_match(p) && !exclude.is_match(p))
+        .collect();
+    Ok((Box::new(tree), paths, Vec::new()))
+}
+
+/// Every regular file under `dir`, repository-relative, skipping dot-directories.
+fn list(root: &Path, dir: &Path, out: &mut Vec<String>) -> anyhow::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let kind = entry.file_type()?;
+        let path = entry.path();
+        if kind.is_dir() && !entry.file_name().to_string_lossy().starts_with('.') {
+            list(root, &path, out)?;
+        } else if kind.is_file()
+            && let Some(rel) = WorkTree::new(root, 0).relative(&path)
+        {
+            out.push(rel);
+        }
+    }
+    Ok(())
+}
+
+fn refused_path(e: &crate::source::FileError) -> String {
+    use crate::source::FileError::*;
+    match e {
+        Missing { path }
+        | Symlink { path }
+        | NotAFile { path }
+        | TooLarge { path, .. }
+        | Escapes { path }
+        | Unreadable { path, .. } => path.clone(),
+    }
+}

@@ -1,0 +1,302 @@
+//! `drover validate` as a CI pipeline runs it: every error of every file in
+//! `path:LINE:COL: error: message` form with the path as given, JSON on request, the exit code,
+//! `file()` confined to the Git work tree holding each file, the config's policy, and `--nomad`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use nomad_sim::Sim;
+
+fn drover(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_drover"))
+        .args(args)
+        .env_remove("NOMAD_ADDR")
+        .env_remove("DROVER_CONFIG")
+        .current_dir(dir)
+        .output()
+        .expect("run drover")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn manifest() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn every_error_of_every_fixture_is_reported() {
+    let o = drover(
+        manifest(),
+        &[
+            "validate",
+            "tests/fixtures/render/bad",
+            "tests/fixtures/render/jobs",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    let expected = [
+        "tests/fixtures/render/bad/dup-a.nomad.hcl: error: job \"twin\" in namespace \"default\" is also declared by tests/fixtures/render/bad/dup-b.nomad.hcl; both are blocked",
+        "tests/fixtures/render/bad/escape.nomad.hcl:7:23: error: file(\"../../../../../../../../etc/passwd\"): ../../../../../../../../etc/passwd: leads outside the repository",
+        "tests/fixtures/render/bad/hcl1.nomad:8:9: error: syntax error: ",
+        "tests/fixtures/render/bad/no-job.nomad.hcl: error: no job block",
+        "tests/fixtures/render/bad/two-jobs.nomad.hcl:9:1: error: 2 job blocks (lines 1, 9)",
+        "tests/fixtures/render/jobs/batch/backup.nomad.hcl:2:1: error: Unset variable \"schedule\"",
+    ];
+    for line in expected {
+        assert!(
+            err.lines().any(|l| l.starts_with(line)),
+            "missing {line:?} in:\n{err}"
+        );
+    }
+    assert!(
+        text(&o.stdout).contains("11 job file(s) checked: 7 error(s) in 7 file(s)"),
+        "{}",
+        text(&o.stdout)
+    );
+}
+
+#[test]
+fn var_files_and_vars_set_variables_and_a_missing_one_is_named() {
+    let ok = drover(
+        manifest(),
+        &[
+            "validate",
+            "--var-file",
+            "tests/fixtures/render/vars/prod.hcl",
+            "tests/fixtures/render/jobs",
+        ],
+    );
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    let ok = drover(
+        manifest(),
+        &[
+            "validate",
+            "--var",
+            "schedule=@daily",
+            "tests/fixtures/render/jobs",
+        ],
+    );
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    let o = drover(
+        manifest(),
+        &[
+            "validate",
+            "--var-file",
+            "nope.hcl",
+            "tests/fixtures/render/jobs",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("nope.hcl: error: var file: nope.hcl: no such file"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn json_output_goes_to_stdout() {
+    let o = drover(
+        manifest(),
+        &[
+            "validate",
+            "--format",
+            "json",
+            "tests/fixtures/render/bad/two-jobs.nomad.hcl",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json on stdout");
+    assert_eq!(doc["files"], 1);
+    assert_eq!(doc["errors"], 1);
+    let d = &doc["diagnostics"][0];
+    assert_eq!(d["path"], "tests/fixtures/render/bad/two-jobs.nomad.hcl");
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(9), Some(1))
+    );
+    assert_eq!(d["severity"], "error");
+}
+
+/// A jobs repository in a temporary Git work tree: `file()` reaches files of the repository
+/// from a subdirectory, and nothing outside it.
+#[test]
+fn file_is_confined_to_the_work_tree_holding_the_job() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("jobs/web/files")).expect("mkdir");
+    let git = Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(&repo)
+        .status()
+        .expect("git");
+    assert!(git.success());
+    std::fs::write(dir.path().join("secret.txt"), "outside").expect("write");
+    std::fs::write(repo.join("jobs/web/files/app.conf"), "port = 80\n").expect("write");
+    let job = |data: &str| {
+        format!(
+            "job \"web\" {{\n  group \"g\" {{\n    task \"t\" {{\n      driver = \"exec\"\n      template {{\n        destination = \"local/x\"\n        data = {data}\n      }}\n    }}\n  }}\n}}\n"
+        )
+    };
+    std::fs::write(
+        repo.join("jobs/web/web.nomad.hcl"),
+        job("file(\"files/app.conf\")"),
+    )
+    .expect("write");
+    std::fs::write(
+        repo.join("jobs/out.nomad.hcl"),
+        job("file(\"../../secret.txt\")"),
+    )
+    .expect("write");
+    let o = drover(&repo, &["validate", "jobs/web/web.nomad.hcl"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = drover(dir.path(), &["validate", "repo/jobs/out.nomad.hcl"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.starts_with("repo/jobs/out.nomad.hcl:7:16: error: file(\"../../secret.txt\"): ../../secret.txt: leads outside the repository"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_config_policy_is_checked_offline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("drover.toml");
+    std::fs::write(
+        &config,
+        "[[source]]\nname = \"a\"\nurl = \".\"\n[policy]\nforbidden_drivers = [\"raw_exec\"]\nrequired_meta = [\"owner\"]\n",
+    )
+    .expect("write");
+    let o = drover(
+        manifest(),
+        &[
+            "validate",
+            "--config",
+            config.to_str().expect("utf-8"),
+            "tests/fixtures/render/bad/raw-exec.nomad.hcl",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    for line in [
+        "tests/fixtures/render/bad/raw-exec.nomad.hcl: error: policy forbidden_drivers: job \"raw\", group \"g\", task \"t\": driver \"raw_exec\" is forbidden",
+        "tests/fixtures/render/bad/raw-exec.nomad.hcl: error: policy required_meta: job \"raw\": the job must set meta \"owner\"",
+    ] {
+        assert!(err.contains(line), "missing {line:?} in:\n{err}");
+    }
+    // A config named explicitly must exist, even with paths.
+    let o = drover(
+        manifest(),
+        &[
+            "validate",
+            "--config",
+            "/nonexistent/drover.toml",
+            "jobs-example",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nomad_adds_the_server_side_parse() {
+    let sim = Sim::builder().start().await.expect("sim");
+    let url = sim.url();
+    let run = move |args: Vec<&'static str>| {
+        Command::new(env!("CARGO_BIN_EXE_drover"))
+            .args(args)
+            .env("NOMAD_ADDR", &url)
+            .env_remove("DROVER_CONFIG")
+            .current_dir(manifest())
+            .output()
+            .expect("run drover")
+    };
+    let o = tokio::task::spawn_blocking({
+        let run = run.clone();
+        move || {
+            run(vec![
+                "validate",
+                "--nomad",
+                "tests/fixtures/render/bad/unknown-arg.nomad.hcl",
+            ])
+        }
+    })
+    .await
+    .expect("join");
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.starts_with("tests/fixtures/render/bad/unknown-arg.nomad.hcl:9:7: error: Unsupported block type; Blocks of type \"resorces\" are not expected here."),
+        "{err}"
+    );
+    let o = tokio::task::spawn_blocking(move || {
+        run(vec![
+            "validate",
+            "--nomad",
+            "--var-file",
+            "tests/fixtures/render/vars/prod.hcl",
+            "tests/fixtures/render/jobs",
+            "jobs-example/api.nomad.hcl",
+            "jobs-example/cleanup.nomad.hcl",
+        ])
+    })
+    .await
+    .expect("join");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("5 job file(s) checked: 0 error(s)"),
+        "{}",
+        text(&o.stdout)
+    );
+}
+
+/// `--config` without paths: each source's files at the current commit of its branch, with the
+/// source's var files and policy; uncommitted edits are not what Nomad would get.
+#[test]
+fn config_mode_checks_each_source_at_its_commit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("jobs");
+    std::fs::create_dir_all(repo.join("prod")).expect("mkdir");
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(&repo)
+            .status()
+            .expect("git")
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    let fixtures = manifest().join("tests/fixtures/render");
+    let copy = |from: &str, to: &str| {
+        std::fs::copy(fixtures.join(from), repo.join(to)).expect("copy");
+    };
+    copy("jobs/batch/backup.nomad.hcl", "prod/backup.nomad.hcl");
+    copy("bad/raw-exec.nomad.hcl", "prod/raw.nomad.hcl");
+    copy("vars/prod.hcl", "prod.vars.hcl");
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "jobs"]);
+    std::fs::write(repo.join("prod/backup.nomad.hcl"), "not committed {").expect("write");
+    let config = dir.path().join("drover.toml");
+    std::fs::write(
+        &config,
+        "[[source]]\nname = \"prod\"\nurl = \"jobs\"\nvar_files = [\"prod.vars.hcl\"]\n[source.policy]\nforbidden_drivers = [\"raw_exec\"]\n",
+    )
+    .expect("write");
+    let o = drover(dir.path(), &["validate", "--config", "drover.toml"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert_eq!(
+        err.trim(),
+        "prod/raw.nomad.hcl: error: policy forbidden_drivers: job \"raw\", group \"g\", task \"t\": driver \"raw_exec\" is forbidden"
+    );
+    assert!(
+        text(&o.stdout).contains("2 job file(s) checked: 1 error(s) in 1 file(s)"),
+        "{}",
+        text(&o.stdout)
+    );
+}
