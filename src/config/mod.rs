@@ -19,15 +19,18 @@
 //!   only, `NOMAD_TOKEN`, then the credential `nomad-token` if that file exists. Setting both
 //!   `token_file` and `token_credential` is an error.
 //! - Relative paths in the file (`token_file`, `ca_file`, `ca_path`, `client_cert`,
-//!   `client_key`, `webhook_secret_file`, `state.dir`, a local source `url`) are relative to
-//!   the config file's directory. Paths from `NOMAD_*` variables are taken as the CLI takes
+//!   `client_key`, `webhook_secret_file`, `state.dir`, a local source `url`, a source's
+//!   `password_file`, `ca_file`, `ssh_key_file`, `ssh_key_passphrase_file` and
+//!   `known_hosts_file`) are relative to the config file's directory. Paths from `NOMAD_*` variables are taken as the CLI takes
 //!   them (relative to the working directory). `paths`, `exclude` and `var_files` are relative
 //!   to the repository root.
 
 mod cluster;
 mod env;
 mod error;
+mod git_access;
 mod locate;
+mod policy;
 mod resolve;
 mod schema;
 mod secret;
@@ -39,6 +42,8 @@ mod tests;
 mod tests_env;
 #[cfg(test)]
 mod tests_example;
+#[cfg(test)]
+mod tests_git_access;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -48,6 +53,8 @@ use std::sync::Arc;
 pub use cluster::{Cluster, Retry, Tls};
 pub use env::Env;
 pub use error::{ConfigError, Location};
+pub use git_access::{GitAccess, SourceLimits};
+pub use policy::{Policy, RESOURCE_KEYS};
 pub use secret::{Secret, SecretError};
 pub use settings::{ServerSettings, StateSettings, SyncSettings};
 pub use source::{PreserveCounts, RepoUrl, Revision, Source};
@@ -77,6 +84,8 @@ pub struct Config {
     pub server: ServerSettings,
     pub state: StateSettings,
     pub sync: SyncSettings,
+    /// The global `[policy]` (each source holds its own rules resolved over it).
+    pub policy: Policy,
 }
 
 impl Config {
@@ -104,11 +113,12 @@ impl Config {
         let clusters = resolve::clusters(&raw, &cx)?;
         Ok(Self {
             path: path.to_owned(),
-            sources: source::sources(&raw.sources, &clusters, &cx)?,
+            sources: policy::apply(&raw, source::sources(&raw.sources, &clusters, &cx)?, &cx)?,
             clusters,
             server: settings::server(&raw.server, &cx)?,
             state: settings::state(&raw.state, &cx)?,
             sync: settings::sync(&raw.sync, &cx)?,
+            policy: policy::resolve(&raw.policy, None, &KeyPath::root("policy"), &cx)?,
         })
     }
 
@@ -130,7 +140,11 @@ impl Config {
             .webhook_secret
             .as_ref()
             .map(|s| ("server.webhook_secret_file".to_owned(), s));
-        for (what, secret) in tokens.chain(webhook) {
+        let passwords = self.sources.iter().filter_map(|s| {
+            let what = format!("Git password of source `{}`", s.name);
+            s.access.password.as_ref().map(|p| (what, p))
+        });
+        for (what, secret) in tokens.chain(webhook).chain(passwords) {
             secret
                 .read()
                 .map_err(|source| ConfigError::Secret { what, source })?;

@@ -185,7 +185,7 @@ impl Layer<'_> {
                 }
                 Ok(Some(Secret::file(cx.file_path(path))))
             }
-            (None, Some(name)) => credential(cx, &credential_key, name).map(Some),
+            (None, Some(name)) => credential(cx, &credential_key, name, "token_file").map(Some),
             (None, None) => Ok(self.implicit_token()),
         }
     }
@@ -296,8 +296,14 @@ impl Layer<'_> {
 }
 
 /// `token_credential = NAME` → `$CREDENTIALS_DIRECTORY/NAME`. Any cluster may use it: it is an
-/// explicit request for systemd's mechanism, not a `NOMAD_*` fallback.
-fn credential(cx: &Ctx, key: &KeyPath, name: &str) -> Result<Secret, ConfigError> {
+/// explicit request for systemd's mechanism, not a `NOMAD_*` fallback. `file_key` names the
+/// key to use instead when systemd is not there (sources use it for `password_credential`).
+pub(super) fn credential(
+    cx: &Ctx,
+    key: &KeyPath,
+    name: &str,
+    file_key: &str,
+) -> Result<Secret, ConfigError> {
     if name.is_empty() || name.contains('/') || name == "." || name == ".." {
         return Err(cx.invalid(
             key,
@@ -306,7 +312,7 @@ fn credential(cx: &Ctx, key: &KeyPath, name: &str) -> Result<Secret, ConfigError
     }
     let Some(dir) = cx.env.get(env::CREDENTIALS_DIRECTORY) else {
         let message = format!(
-            "needs $CREDENTIALS_DIRECTORY, which is not set: run drover under systemd with LoadCredential={name}:/path/to/token, or use token_file"
+            "needs $CREDENTIALS_DIRECTORY, which is not set: run drover under systemd with LoadCredential={name}:/path/to/secret, or use {file_key}"
         );
         return Err(cx.invalid(key, message));
     };

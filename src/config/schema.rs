@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::policy::RawPolicy;
 use super::source::PreserveCounts;
 
 /// The whole file.
@@ -23,6 +24,8 @@ pub(super) struct RawConfig {
     pub server: RawServer,
     pub state: RawState,
     pub sync: RawSync,
+    /// Rules for every source's jobs; a `[source.policy]` table overrides them key by key.
+    pub policy: RawPolicy,
 }
 
 /// `[nomad]` and `[clusters.NAME]`. Options left unset fall back to `NOMAD_*` (default cluster
@@ -91,6 +94,11 @@ pub(super) struct RawSource {
     #[serde(default = "default_cluster")]
     pub cluster: String,
     pub namespace: Option<String>,
+    /// Overrides of the job files' `region` and `datacenters`.
+    pub region: Option<String>,
+    pub datacenters: Option<Vec<String>>,
+    /// This source's policy keys, over the global `[policy]`.
+    pub policy: Option<RawPolicy>,
     #[serde(default)]
     pub var_files: Vec<String>,
     #[serde(default)]
@@ -109,6 +117,25 @@ pub(super) struct RawSource {
     pub auto_promote: bool,
     #[serde(default = "default_rollback_on_failure")]
     pub rollback_on_failure: bool,
+    // Git access: HTTPS credentials, a private CA, SSH keys and host keys.
+    pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub password_credential: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub ssh_key_file: Option<PathBuf>,
+    pub ssh_key_passphrase_file: Option<PathBuf>,
+    pub known_hosts_file: Option<PathBuf>,
+    #[serde(default)]
+    pub insecure_skip_host_key_check: bool,
+    // Limits of what one repository may cost.
+    #[serde(default = "default_max_file_size")]
+    pub max_file_size: u64,
+    #[serde(default = "default_max_files")]
+    pub max_files: usize,
+    #[serde(default = "default_fetch_timeout", with = "humantime_serde")]
+    pub fetch_timeout: Duration,
+    #[serde(default = "default_max_packs")]
+    pub max_packs: usize,
 }
 
 /// The branch followed when a source names no branch, tag or commit.
@@ -133,6 +160,24 @@ fn default_max_prune_fraction() -> f64 {
 
 fn default_rollback_on_failure() -> bool {
     true
+}
+
+/// A job file is a few kilobytes; a megabyte is a mistake (a binary, a generated dump).
+fn default_max_file_size() -> u64 {
+    1024 * 1024
+}
+
+fn default_max_files() -> usize {
+    10_000
+}
+
+fn default_fetch_timeout() -> Duration {
+    Duration::from_secs(120)
+}
+
+/// Each fetch adds a pack; past this many the mirror is repacked into one.
+fn default_max_packs() -> usize {
+    16
 }
 
 /// `[server]`: the HTTP endpoint for health, status, metrics and webhooks.

@@ -12,7 +12,9 @@ use serde::Deserialize;
 
 use super::cluster::Cluster;
 use super::error::ConfigError;
+use super::git_access::{GitAccess, SourceLimits, access, limits};
 use super::locate::KeyPath;
+use super::policy::Policy;
 use super::schema::{DEFAULT_BRANCH, RawSource};
 use super::{Ctx, check_name};
 
@@ -31,6 +33,12 @@ pub struct Source {
     pub cluster: Arc<Cluster>,
     /// Namespace for this source's jobs; `None` leaves it to the job file and the cluster.
     pub namespace: Option<String>,
+    /// Region for this source's jobs; `None` leaves it to the job file and the cluster.
+    pub region: Option<String>,
+    /// Datacenters for this source's jobs; `None` leaves them to the job file.
+    pub datacenters: Option<Vec<String>>,
+    /// The rules its jobs must follow: `[source.policy]` over `[policy]`.
+    pub policy: Policy,
     /// Repository-relative HCL variable files, applied in order.
     pub var_files: Vec<String>,
     /// Job variables given inline; they win over `var_files`.
@@ -43,6 +51,9 @@ pub struct Source {
     pub preserve_counts: PreserveCounts,
     pub auto_promote: bool,
     pub rollback_on_failure: bool,
+    /// Credentials, trust and host keys for reaching the repository.
+    pub access: GitAccess,
+    pub limits: SourceLimits,
 }
 
 /// What a source follows: exactly one of the `branch`, `tag` and `commit` keys.
@@ -130,14 +141,21 @@ fn resolve(
         );
         return Err(cx.invalid(&key.key("cluster"), message));
     };
+    let url = parse_repo_url(&raw.url, cx).map_err(|m| cx.invalid(&key.key("url"), m))?;
     Ok(Source {
         name: raw.name.clone(),
-        url: parse_repo_url(&raw.url, cx).map_err(|m| cx.invalid(&key.key("url"), m))?,
+        access: access(raw, &url, key, cx)?,
+        limits: limits(raw, key, cx)?,
+        url,
         revision: revision(raw, key, cx)?,
         paths: raw.paths.clone(),
         exclude: raw.exclude.clone(),
         cluster: Arc::clone(cluster),
         namespace: raw.namespace.clone(),
+        region: raw.region.clone(),
+        datacenters: raw.datacenters.clone(),
+        // Resolved with the global table by `policy::apply`.
+        policy: Policy::default(),
         var_files: raw.var_files.clone(),
         variables: raw.variables.clone(),
         poll: raw.poll,
@@ -168,6 +186,18 @@ fn check(raw: &RawSource, key: &KeyPath, cx: &Ctx) -> Result<(), ConfigError> {
         for (i, item) in list.iter().enumerate() {
             check_repo_path(item).map_err(|m| cx.invalid(&key.key(field).index(i), m))?;
         }
+    }
+    if raw.region.as_ref().is_some_and(|n| n.trim().is_empty()) {
+        return Err(fail(
+            "region",
+            "must not be empty; remove the key to leave it unset".to_owned(),
+        ));
+    }
+    if let Some(dcs) = &raw.datacenters
+        && (dcs.is_empty() || dcs.iter().any(|d| d.trim().is_empty()))
+    {
+        let message = "must list at least one datacenter, none empty; remove the key to leave them to the job files";
+        return Err(fail("datacenters", message.to_owned()));
     }
     if raw.namespace.as_ref().is_some_and(|n| n.trim().is_empty()) {
         return Err(fail(

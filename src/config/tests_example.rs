@@ -98,6 +98,7 @@ fn example_shows_every_key_of_the_schema() {
         ("server", keys(doc.get("server")), schema_keys("[server]")),
         ("state", keys(doc.get("state")), schema_keys("[state]")),
         ("sync", keys(doc.get("sync")), schema_keys("[sync]")),
+        ("policy", keys(doc.get("policy")), schema_keys("[policy]")),
     ];
     for (table, shown, schema) in tables {
         assert_eq!(
@@ -147,5 +148,27 @@ fn example_shows_the_real_defaults() {
         )
     };
     assert_eq!(knobs(&raw.sources[0]), knobs(&minimal.sources[0]));
+    let git = |s: &RawSource| {
+        let limits = (s.max_file_size, s.max_files, s.fetch_timeout, s.max_packs);
+        (s.insecure_skip_host_key_check, limits)
+    };
+    assert_eq!(git(&raw.sources[0]), git(&minimal.sources[0]));
     assert_eq!(raw.sources[0].branch.as_deref(), Some(DEFAULT_BRANCH));
+    // Every policy key shows its default (nothing imposed), except max_count's example limit.
+    let p = &raw.policy;
+    let lists = [
+        &p.forbidden_drivers,
+        &p.allowed_registries,
+        &p.required_meta,
+        &p.allowed_namespaces,
+        &p.required_resources,
+    ];
+    assert!(lists.iter().all(|l| l.as_ref().is_some_and(Vec::is_empty)));
+    assert_eq!(p.max_count, Some(10));
+    let source = &raw.sources[0];
+    let policy = source
+        .policy
+        .as_ref()
+        .and_then(|p| p.forbidden_drivers.clone());
+    assert_eq!(policy, Some(vec!["raw_exec".to_owned(), "exec".to_owned()]));
 }

@@ -27,6 +27,20 @@ pub enum FileError {
     Unreadable { path: String, detail: String },
 }
 
+impl FileError {
+    /// The repository path the error is about.
+    pub fn path(&self) -> &str {
+        match self {
+            Self::Missing { path }
+            | Self::Symlink { path }
+            | Self::NotAFile { path }
+            | Self::TooLarge { path, .. }
+            | Self::Escapes { path }
+            | Self::Unreadable { path, .. } => path,
+        }
+    }
+}
+
 /// Joins `relative` to the repository directory `base` (`""` for the root) and normalizes the
 /// result (`.` and `..` resolved, `/`-separated, no leading `/`). An absolute path, or one whose
 /// `..` climbs above the root, is [`FileError::Escapes`].
