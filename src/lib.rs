@@ -5,15 +5,29 @@
 //! - [`config`]: the TOML file, defaults, `NOMAD_*` fallbacks, secrets.
 //! - [`nomad`]: the HTTP client for Nomad's API.
 //! - [`source`]: Git mirrors and the files of a repository at a commit.
+//! - [`render`]: one job file at a commit → the exact job Nomad should run.
+//! - [`policy`]: the config's rules checked on a rendered job (pure).
+//! - [`reconcile`]: desired jobs + live jobs + state → actions with reasons (pure).
 //! - [`apply`]: plan and register with check-and-set, bounded concurrency.
 //! - [`track`]: follow evaluations and deployments; promote, roll back.
+//! - [`state`]: what was applied and how it ended; `state.json`, written atomically.
+//! - [`sync`]: one pass over one source, stage by stage.
 //! - [`cli`]: the command line; `main.rs` only calls into it.
+//! - [`diff`]: `drover diff`, what a pass would change, printed like `nomad job plan`.
+//! - [`validate`]: `drover validate`, offline checks of job files for CI.
 //! - [`demo`]: `drover demo`, the example jobs synced and followed.
 
 pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod diff;
 pub mod nomad;
+pub mod policy;
+pub mod reconcile;
+pub mod render;
 pub mod source;
+pub mod state;
+pub mod sync;
 pub mod track;
+pub mod validate;

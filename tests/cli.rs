@@ -40,7 +40,7 @@ fn version_and_help() {
 
 #[test]
 fn commands_of_later_stages_say_they_are_not_available() {
-    for command in ["run", "diff", "status"] {
+    for command in ["run", "status"] {
         let o = drover(&[command]);
         assert_eq!(o.status.code(), Some(2), "drover {command}");
         assert!(
@@ -49,8 +49,13 @@ fn commands_of_later_stages_say_they_are_not_available() {
             stderr(&o)
         );
     }
-    let sync = drover(&["sync", "--once"]);
-    assert_eq!(sync.status.code(), Some(2));
+    let sync = drover(&["sync", "--once", "--config", "/nonexistent/drover.toml"]);
+    assert_eq!(
+        sync.status.code(),
+        Some(2),
+        "a configuration error: {}",
+        stderr(&sync)
+    );
 }
 
 #[test]

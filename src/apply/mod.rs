@@ -19,10 +19,8 @@ pub use counts::apply_live_counts;
 pub use diff::{is_change, summary};
 
 use crate::config::PreserveCounts;
-use crate::nomad::{self, Client, Query, RegisterRequest, Submission};
-
-/// The meta key holding the commit at which a job's inputs last changed.
-pub const COMMIT_META: &str = "drover.commit";
+use crate::nomad::{self, Client, PlanResponse, Query, RegisterRequest, Submission};
+use crate::state::META_COMMIT;
 
 /// A rendered job ready to be applied.
 #[derive(Debug, Clone)]
@@ -61,6 +59,38 @@ pub enum Applied {
     Contended,
 }
 
+/// A job planned against the live one.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// The job to register: the rendered one with the live counts it must keep.
+    pub job: Value,
+    pub plan: PlanResponse,
+}
+
+impl Planned {
+    /// Whether the plan shows a change other than drover's own meta.
+    pub fn is_change(&self) -> bool {
+        is_change(self.plan.diff.as_ref())
+    }
+}
+
+/// Plans `submit` against the live job without registering anything (`drover diff`, and the
+/// first half of [`apply`]).
+pub async fn plan(client: &Client, submit: &Submit) -> Result<Planned, nomad::Error> {
+    let id = submit
+        .job
+        .get("ID")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let live = read_live(client, id).await?;
+    let mut job = submit.job.clone();
+    apply_live_counts(submit.preserve_counts, &mut job, live.as_ref());
+    let plan = client
+        .plan_job(&with_live_commit(&job, live.as_ref()))
+        .await?;
+    Ok(Planned { job, plan })
+}
+
 /// Applies one job. Conflicts are answered by re-reading the live job and planning again,
 /// once; a second conflict leaves the job to the next pass.
 pub async fn apply(
@@ -68,18 +98,8 @@ pub async fn apply(
     submit: &Submit,
     intent: Intent,
 ) -> Result<Applied, nomad::Error> {
-    let id = submit
-        .job
-        .get("ID")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
     for attempt in 0..2 {
-        let live = read_live(client, id).await?;
-        let mut job = submit.job.clone();
-        apply_live_counts(submit.preserve_counts, &mut job, live.as_ref());
-        let plan = client
-            .plan_job(&with_live_commit(&job, live.as_ref()))
-            .await?;
+        let Planned { job, plan } = plan(client, submit).await?;
         if !is_change(plan.diff.as_ref()) {
             return Ok(Applied::Unchanged);
         }
@@ -102,6 +122,11 @@ pub async fn apply(
                 });
             }
             Err(nomad::Error::Conflict { text }) => {
+                let id = submit
+                    .job
+                    .get("ID")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 tracing::info!(job = id, attempt, conflict = %text, "job changed in Nomad since the plan; planning again");
             }
             Err(e) => return Err(e),
@@ -124,14 +149,14 @@ async fn read_live(client: &Client, id: &str) -> Result<Option<Value>, nomad::Er
 fn with_live_commit(job: &Value, live: Option<&Value>) -> Value {
     let live_commit = live
         .and_then(|l| l.get("Meta"))
-        .and_then(|m| m.get(COMMIT_META))
+        .and_then(|m| m.get(META_COMMIT))
         .cloned();
     let mut planned = job.clone();
     if let (Some(commit), Some(meta)) = (
         live_commit,
         planned.get_mut("Meta").and_then(Value::as_object_mut),
     ) {
-        meta.insert(COMMIT_META.to_owned(), commit);
+        meta.insert(META_COMMIT.to_owned(), commit);
     }
     planned
 }

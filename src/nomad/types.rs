@@ -97,7 +97,7 @@ pub struct PlanResponse {
     pub warnings: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct PlanAnnotations {
     #[serde(rename = "DesiredTGUpdates")]
@@ -105,7 +105,7 @@ pub struct PlanAnnotations {
 }
 
 /// What the scheduler would do to one group.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct DesiredUpdates {
     pub ignore: u64,
@@ -118,7 +118,7 @@ pub struct DesiredUpdates {
 }
 
 /// `Added`, `Deleted`, `Edited` or `None` (no change).
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub enum DiffType {
     Added,
     Deleted,
@@ -127,7 +127,7 @@ pub enum DiffType {
     None,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct JobDiff {
     pub r#type: DiffType,
@@ -139,7 +139,7 @@ pub struct JobDiff {
 }
 
 /// A task group's or a task's diff (tasks have no `Tasks` and no `Updates`).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct GroupDiff {
     pub r#type: DiffType,
@@ -151,7 +151,7 @@ pub struct GroupDiff {
     pub annotations: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct ObjectDiff {
     pub r#type: DiffType,
@@ -160,7 +160,7 @@ pub struct ObjectDiff {
     pub objects: Option<Vec<ObjectDiff>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct FieldDiff {
     pub r#type: DiffType,

@@ -1,0 +1,165 @@
+//! `drover diff`: what a pass would change, submitting nothing. Per job, the plan's field and
+//! object changes and the scheduler's annotations, like `nomad job plan`; coloured on a
+//! terminal, plain in a pipe, JSON for machines. Exit code 0 when nothing would change, 3 when
+//! changes are pending, 1 when a file cannot be rendered, 2 for a configuration, fetch or
+//! connection error. Never registers, deregisters or writes the state.
+
+mod text;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub use text::{Style, job as job_text};
+
+use crate::apply::{self, Submit};
+use crate::config::{Config, Source};
+use crate::nomad::{Client, JobDiff};
+use crate::render;
+use crate::source::Mirror;
+
+pub const EXIT_PENDING: u8 = 3;
+
+/// `--format` of `drover diff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// What `drover diff` was asked.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub source: Option<String>,
+    /// Job IDs to show; all when empty.
+    pub jobs: Vec<String>,
+    pub format: Format,
+}
+
+/// One job's would-be change.
+#[derive(Debug, Serialize)]
+pub struct Entry {
+    pub source: String,
+    pub path: String,
+    pub job: Option<String>,
+    pub namespace: Option<String>,
+    pub change: bool,
+    pub diff: Option<JobDiff>,
+    /// The scheduler's annotations per group (`DesiredTGUpdates`).
+    pub annotations: Option<Value>,
+    pub error: Option<String>,
+}
+
+pub async fn run(config: &Config, options: &Options) -> anyhow::Result<ExitCode> {
+    let mut entries = Vec::new();
+    let sources = config
+        .sources
+        .iter()
+        .filter(|s| options.source.as_ref().is_none_or(|n| *n == s.name));
+    for source in sources {
+        let mirror = Mirror::open(source, &config.state.dir)?;
+        let fetched = mirror
+            .fetch_async(&tokio_util::sync::CancellationToken::new())
+            .await?;
+        entries.extend(source_entries(source, &mirror, fetched.commit, options).await?);
+    }
+    match options.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&entries)?),
+        Format::Text => print_text(&entries),
+    }
+    let code = if entries.iter().any(|e| e.error.is_some()) {
+        1
+    } else if entries.iter().any(|e| e.change) {
+        EXIT_PENDING
+    } else {
+        0
+    };
+    Ok(ExitCode::from(code))
+}
+
+async fn source_entries(
+    source: &Source,
+    mirror: &Mirror,
+    commit: crate::source::CommitId,
+    options: &Options,
+) -> anyhow::Result<Vec<Entry>> {
+    let snapshot = mirror.snapshot(commit)?;
+    let settings = render::Settings::from_source(source);
+    let client = Client::new(&source.cluster)?;
+    let variables = render::load_variables(&snapshot, &settings)
+        .map_err(|errors| anyhow::anyhow!(crate::sync::join_errors(&errors)))?;
+    let commit = commit.to_string();
+    let mut entries = Vec::new();
+    for file in &snapshot.files {
+        let entry = match render::prepare(&snapshot, &file.path, &settings, &variables) {
+            Err(errors) => failed(source, &file.path, crate::sync::join_errors(&errors)),
+            Ok(p) if !options.jobs.is_empty() && !options.jobs.contains(&p.id) => continue,
+            Ok(p) => {
+                let client = client.in_namespace(p.namespace.clone());
+                match render::render(&client, &p, Some(&commit)).await {
+                    Err(errors) => failed(source, &file.path, crate::sync::join_errors(&errors)),
+                    Ok(rendered) => planned(source, &client, rendered).await,
+                }
+            }
+        };
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
+async fn planned(source: &Source, client: &Client, rendered: render::RenderedJob) -> Entry {
+    let mut entry = failed(source, &rendered.path, String::new());
+    entry.error = None;
+    entry.job = Some(rendered.id.clone());
+    entry.namespace = Some(rendered.namespace.clone());
+    let submit = Submit {
+        job: rendered.job,
+        submission: None,
+        preserve_counts: source.preserve_counts,
+    };
+    match apply::plan(client, &submit).await {
+        Ok(planned) => {
+            entry.change = planned.is_change();
+            entry.annotations = planned
+                .plan
+                .annotations
+                .as_ref()
+                .and_then(|a| serde_json::to_value(&a.desired_tg_updates).ok());
+            entry.diff = planned.plan.diff;
+        }
+        Err(e) => entry.error = Some(e.to_string()),
+    }
+    entry
+}
+
+fn failed(source: &Source, path: &str, error: String) -> Entry {
+    Entry {
+        source: source.name.clone(),
+        path: path.to_owned(),
+        job: None,
+        namespace: None,
+        change: false,
+        diff: None,
+        annotations: None,
+        error: Some(error),
+    }
+}
+
+fn print_text(entries: &[Entry]) {
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let style = if color { Style::Color } else { Style::Plain };
+    for e in entries {
+        let job = e.job.as_deref().unwrap_or("?");
+        match (&e.error, &e.diff) {
+            (Some(error), _) => println!("{} ({}): error: {error}\n", e.path, e.source),
+            (None, Some(diff)) if e.change => {
+                println!("{} ({}):\n{}", e.path, e.source, text::job(diff, style))
+            }
+            _ => println!("{} ({}): job {job:?} unchanged\n", e.path, e.source),
+        }
+    }
+    let pending = entries.iter().filter(|e| e.change).count();
+    println!("{pending} of {} job(s) would change", entries.len());
+}

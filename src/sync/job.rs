@@ -1,0 +1,341 @@
+//! The Nomad half of a pass: each action carried out (render through Nomad, policy, apply,
+//! track) with bounded concurrency, every outcome recorded in the state as it happens, prunes
+//! last.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use super::prepare::PreparedSet;
+use super::{Context, JobReport, Options, Status};
+use crate::apply::{self, Applied, Intent, Submit};
+use crate::config::Source;
+use crate::nomad::Client;
+use crate::reconcile::{Action, ActionKind, PruneRefusal, Reason};
+use crate::render::{self, Prepared, RenderedJob};
+use crate::state::{JobKey, JobRecord, LiveJob};
+use crate::track::{self, Outcome};
+
+/// The meta key a job file sets to ask for canary promotion regardless of the source.
+const AUTO_PROMOTE_META: &str = "drover.auto_promote";
+
+pub(super) struct Inputs<'a> {
+    pub source: &'a Source,
+    pub client: Client,
+    pub ctx: &'a Context,
+    pub options: Options,
+    pub commit: &'a str,
+    pub prepared: PreparedSet,
+    pub live: Vec<LiveJob>,
+    pub actions: Vec<Action>,
+}
+
+/// Everything one job's work needs, owned so that it can run on its own task.
+#[derive(Clone)]
+struct Env {
+    source: Arc<Source>,
+    client: Client,
+    ctx: Context,
+    detach: bool,
+    commit: String,
+    /// The live jobs' `drover.commit`, by job.
+    live_commits: Arc<HashMap<JobKey, String>>,
+}
+
+struct Done {
+    report: JobReport,
+    /// A file failed to render through Nomad: pruning is off for the rest of this pass.
+    render_failed: bool,
+}
+
+pub(super) async fn execute(inputs: Inputs<'_>) -> Vec<JobReport> {
+    let live_commits = inputs
+        .live
+        .iter()
+        .filter_map(|l| l.owner.as_ref().map(|o| (l.key.clone(), o.commit.clone())))
+        .collect();
+    let env = Env {
+        source: Arc::new(inputs.source.clone()),
+        client: inputs.client,
+        ctx: inputs.ctx.clone(),
+        detach: inputs.options.detach,
+        commit: inputs.commit.to_owned(),
+        live_commits: Arc::new(live_commits),
+    };
+    let mut jobs = inputs.prepared.jobs;
+    let (prunes, others): (Vec<Action>, Vec<Action>) = inputs
+        .actions
+        .into_iter()
+        .partition(|a| a.kind() == ActionKind::Prune);
+    let work: Vec<(Action, Option<Prepared>)> = others
+        .into_iter()
+        .map(|a| {
+            let prepared = a.job.as_ref().and_then(|k| jobs.remove(k));
+            (a, prepared)
+        })
+        .collect();
+    let max = env.ctx.max_parallel;
+    let done = apply::bounded(work, max, |(action, prepared)| {
+        run(env.clone(), action, prepared)
+    })
+    .await;
+    let render_failed = done.iter().any(|d| d.render_failed);
+    let mut reports: Vec<JobReport> = done.into_iter().map(|d| d.report).collect();
+    for action in prunes {
+        reports.push(prune(&env, action, render_failed).await);
+    }
+    reports
+}
+
+fn report(action: &Action, status: Status, detail: impl Into<String>) -> JobReport {
+    JobReport {
+        job: action.job.clone(),
+        path: action.path.clone(),
+        status,
+        detail: detail.into(),
+    }
+}
+
+async fn run(env: Env, action: Action, prepared: Option<Prepared>) -> Done {
+    let done = |report| Done {
+        report,
+        render_failed: false,
+    };
+    match (action.kind(), prepared) {
+        (ActionKind::Unchanged, _) => done(report(
+            &action,
+            Status::Unchanged,
+            action.reason.to_string(),
+        )),
+        (ActionKind::Blocked, _) => {
+            done(report(&action, Status::Blocked, action.reason.to_string()))
+        }
+        (ActionKind::PruneRefused, _) => {
+            let kept = matches!(
+                action.reason,
+                Reason::PruneRefused(PruneRefusal::Disabled | PruneRefusal::OptedOut)
+            );
+            let status = if kept { Status::Kept } else { Status::Blocked };
+            done(report(&action, status, action.reason.to_string()))
+        }
+        (ActionKind::Create | ActionKind::Update, Some(p)) => {
+            deploy(&env, &action, &p, Intent::Apply).await
+        }
+        (ActionKind::Plan, Some(p)) => {
+            let intent = Intent::DriftCheck {
+                self_heal: env.source.self_heal,
+            };
+            deploy(&env, &action, &p, intent).await
+        }
+        (_, _) => done(report(
+            &action,
+            Status::Failed,
+            "internal: no prepared job file for this action",
+        )),
+    }
+}
+
+/// Renders through Nomad, checks the policy, applies, and follows what was registered.
+async fn deploy(env: &Env, action: &Action, prepared: &Prepared, intent: Intent) -> Done {
+    let key = prepared.key();
+    let client = env.client.in_namespace(key.namespace.clone());
+    let rendered = match render::render(&client, prepared, Some(&env.commit)).await {
+        Ok(r) => r,
+        Err(errors) => {
+            let transient = errors.iter().any(render::RenderError::is_transient);
+            let status = if transient {
+                Status::Failed
+            } else {
+                Status::Blocked
+            };
+            let report = report(action, status, super::join_errors(&errors));
+            return Done {
+                report,
+                render_failed: !transient,
+            };
+        }
+    };
+    let violations = crate::policy::check(&env.source.policy, &rendered.view);
+    if !violations.is_empty() {
+        let detail = violations
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n");
+        return Done {
+            report: report(action, Status::Blocked, detail),
+            render_failed: false,
+        };
+    }
+    let report = match apply_and_track(env, &client, &rendered, intent).await {
+        Ok((status, detail)) => report(action, status, detail),
+        Err(e) => report(action, Status::Failed, e.to_string()),
+    };
+    Done {
+        report,
+        render_failed: false,
+    }
+}
+
+async fn apply_and_track(
+    env: &Env,
+    client: &Client,
+    rendered: &RenderedJob,
+    intent: Intent,
+) -> Result<(Status, String), crate::nomad::Error> {
+    let key = rendered.key();
+    let submit = Submit {
+        job: rendered.job.clone(),
+        submission: Some(rendered.submission.clone()),
+        preserve_counts: env.source.preserve_counts,
+    };
+    let fingerprint = rendered.fingerprint.clone();
+    match apply::apply(client, &submit, intent).await? {
+        Applied::Unchanged => {
+            let commit = env
+                .live_commits
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| env.commit.clone());
+            record(env, rendered, move |r| {
+                r.applied(&fingerprint, &commit, SystemTime::now())
+            })
+            .await;
+            let detail = if intent == Intent::Apply {
+                "plan shows no change; nothing registered"
+            } else {
+                "no drift"
+            };
+            Ok((Status::Unchanged, detail.to_owned()))
+        }
+        Applied::Drifted { summary } => {
+            record(env, rendered, |r| {
+                r.last_drift_check = Some(SystemTime::now())
+            })
+            .await;
+            Ok((
+                Status::Drifted,
+                format!("changed outside Git ({summary}); self_heal is off"),
+            ))
+        }
+        Applied::Contended => Ok((
+            Status::Failed,
+            "changed in Nomad twice while drover planned; left for the next pass".to_owned(),
+        )),
+        Applied::Registered {
+            eval_id, summary, ..
+        } => {
+            let (fp, commit) = (fingerprint.clone(), env.commit.clone());
+            record(env, rendered, move |r| {
+                r.applied(&fp, &commit, SystemTime::now())
+            })
+            .await;
+            if env.detach {
+                return Ok((Status::Submitted, format!("registered ({summary})")));
+            }
+            let settings = track::Settings {
+                auto_promote: env.source.auto_promote || wants_auto_promote(&rendered.job),
+                rollback_on_failure: env.source.rollback_on_failure,
+            };
+            let tracked = track::follow(client, &rendered.id, &eval_id, settings).await?;
+            let status = match &tracked.outcome {
+                o if o.converged() => Status::Synced,
+                Outcome::AwaitingPromotion => Status::Pending,
+                _ => Status::Failed,
+            };
+            let detail = outcome_detail(&tracked, &summary);
+            record(env, rendered, move |r| {
+                r.finished(&fingerprint, tracked, SystemTime::now())
+            })
+            .await;
+            Ok((status, detail))
+        }
+    }
+}
+
+fn wants_auto_promote(job: &serde_json::Value) -> bool {
+    job.get("Meta")
+        .and_then(|m| m.get(AUTO_PROMOTE_META))
+        .and_then(serde_json::Value::as_str)
+        == Some("true")
+}
+
+fn outcome_detail(tracked: &track::Tracked, summary: &str) -> String {
+    let version = tracked
+        .job_version
+        .map(|v| format!(" v{v}"))
+        .unwrap_or_default();
+    let what = match &tracked.outcome {
+        Outcome::Successful => format!("deployed{version}: {} healthy", tracked.healthy),
+        Outcome::NoDeployment => "registered; no deployment for this job type".to_owned(),
+        Outcome::NoEvaluation => "registered; runs on its schedule or dispatch".to_owned(),
+        Outcome::AwaitingPromotion => format!("canaries healthy{version}; waiting for promotion"),
+        Outcome::Failed { description } => {
+            let rollback = tracked
+                .reverted_to
+                .map(|v| format!("; rolled back to v{v}"))
+                .unwrap_or_default();
+            format!("deployment failed{version}: {description}{rollback}")
+        }
+        other => format!("{other:?}").to_lowercase(),
+    };
+    let reasons = if tracked.reasons.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", tracked.reasons.join("; "))
+    };
+    format!("{what} ({summary}){reasons}")
+}
+
+/// Changes one job's record and saves the state.
+async fn record(
+    env: &Env,
+    rendered: &RenderedJob,
+    change: impl FnOnce(&mut JobRecord) + Send + 'static,
+) {
+    let (source, key, path) = (
+        env.source.name.clone(),
+        rendered.key(),
+        rendered.path.clone(),
+    );
+    env.ctx
+        .record(move |state| {
+            let jobs = &mut state.source_mut(&source).jobs;
+            let rec = jobs
+                .entry(key)
+                .or_insert_with(|| JobRecord::new(path.clone()));
+            rec.path = path;
+            change(rec);
+        })
+        .await;
+}
+
+async fn prune(env: &Env, action: Action, render_failed: bool) -> JobReport {
+    let Some(key) = action.job.clone() else {
+        return report(&action, Status::Failed, "internal: a prune without a job");
+    };
+    if render_failed {
+        return report(
+            &action,
+            Status::Blocked,
+            "its file left Git, but a file failed to render during this pass; not pruned",
+        );
+    }
+    match env
+        .client
+        .in_namespace(key.namespace.clone())
+        .deregister_job(&key.id, false)
+        .await
+    {
+        Ok(_) => {
+            let source = env.source.name.clone();
+            env.ctx
+                .record(move |state| {
+                    state.source_mut(&source).jobs.remove(&key);
+                })
+                .await;
+            report(&action, Status::Pruned, "its file left Git; stopped")
+        }
+        Err(e) => report(&action, Status::Failed, format!("prune failed: {e}")),
+    }
+}

@@ -1,0 +1,206 @@
+//! One pass over one source, the work `drover sync --once` does and the daemon repeats: fetch,
+//! prepare every job file locally (no Nomad call), reconcile against the live jobs and the
+//! state, then render, apply and track only the jobs that need it, and record every outcome in
+//! the state. Owns the order of the stages and nothing else: each decision belongs to its stage
+//! (`reconcile` decides, `apply` plans and registers, `track` follows).
+//!
+//! Prunes run last, and only when no file failed to render during the pass, so that a parse
+//! error found late cannot let a job be deleted (invariant 2).
+
+mod job;
+pub mod once;
+mod prepare;
+mod report;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio_util::sync::CancellationToken;
+
+pub use prepare::join as join_errors;
+pub use report::{JobReport, PassReport, Status};
+
+use crate::config::Source;
+use crate::nomad::{Client, Query};
+use crate::reconcile::{self, ActionKind};
+use crate::source::Mirror;
+use crate::state::{LiveJob, PassRecord, State, Store};
+
+/// How a pass runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Re-plan every managed job (a drift check of all of them).
+    pub full: bool,
+    /// Submit without following deployments.
+    pub detach: bool,
+    /// Allow pruning past `max_prune_fraction`.
+    pub allow_mass_prune: bool,
+}
+
+/// What every pass shares.
+#[derive(Clone)]
+pub struct Context {
+    pub state: Arc<Mutex<State>>,
+    pub store: Arc<Store>,
+    pub max_parallel: usize,
+    pub drift_interval: Duration,
+    pub shutdown: CancellationToken,
+}
+
+impl Context {
+    /// Changes the state and writes it to disk, in that order, under one lock.
+    pub(crate) async fn record(&self, change: impl FnOnce(&mut State) + Send + 'static) {
+        let (state, store) = (self.state.clone(), self.store.clone());
+        let saved = tokio::task::spawn_blocking(move || {
+            let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+            change(&mut state);
+            store.save(&state)
+        })
+        .await;
+        match saved {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "cannot save the state"),
+            Err(e) => tracing::error!(error = %e, "state save task failed"),
+        }
+    }
+}
+
+/// One pass over `source`.
+pub async fn pass(source: &Source, mirror: &Mirror, ctx: &Context, options: Options) -> PassReport {
+    let mut report = PassReport {
+        source: source.name.clone(),
+        commit: None,
+        jobs: Vec::new(),
+        error: None,
+    };
+    let fetched = match mirror.fetch_async(&ctx.shutdown).await {
+        Ok(fetched) => fetched,
+        Err(e) => {
+            report.error = Some(format!(
+                "fetch of {} failed, keeping what runs: {e}",
+                source.url
+            ));
+            return report;
+        }
+    };
+    let commit = fetched.commit.to_string();
+    report.commit = Some(commit.clone());
+    let client = match Client::new(&source.cluster) {
+        Ok(c) => c,
+        Err(e) => {
+            report.error = Some(e.to_string());
+            return report;
+        }
+    };
+    let prepared = match prepare::prepare(mirror, fetched.commit, source) {
+        Ok(p) => p,
+        Err(e) => {
+            report.error = Some(e.to_string());
+            return report;
+        }
+    };
+    let live = match live_jobs(&client).await {
+        Ok(live) => live,
+        Err(e) => {
+            report.error = Some(format!("cannot list the jobs in Nomad: {e}"));
+            return report;
+        }
+    };
+    let actions = plan_actions(source, ctx, options, &prepared.desired, &live);
+    report.jobs = job::execute(job::Inputs {
+        source,
+        client,
+        ctx,
+        options,
+        commit: &commit,
+        prepared,
+        live,
+        actions,
+    })
+    .await;
+    finish(source, ctx, &report).await;
+    report
+}
+
+async fn live_jobs(client: &Client) -> Result<Vec<LiveJob>, crate::nomad::Error> {
+    let stubs = client
+        .in_namespace("*")
+        .list_jobs(None, &Query::now())
+        .await?
+        .value;
+    Ok(stubs.iter().map(LiveJob::from_stub).collect())
+}
+
+fn plan_actions(
+    source: &Source,
+    ctx: &Context,
+    options: Options,
+    desired: &reconcile::Desired,
+    live: &[LiveJob],
+) -> Vec<reconcile::Action> {
+    let settings = reconcile::Settings {
+        source: source.name.clone(),
+        prune: source.prune,
+        max_prune_fraction: source.max_prune_fraction,
+        allow_mass_prune: options.allow_mass_prune,
+        drift_interval: ctx.drift_interval,
+        full: options.full,
+    };
+    let mut state = ctx.state.lock().unwrap_or_else(|e| e.into_inner());
+    let rebuilt = state
+        .source_mut(&source.name)
+        .rebuild_from_live(&source.name, live);
+    if rebuilt > 0 {
+        tracing::warn!(source = %source.name, jobs = rebuilt, "state had no record of jobs this source owns; rebuilt from their meta");
+    }
+    let actions = reconcile::reconcile(
+        desired,
+        live,
+        state.source(&source.name),
+        &settings,
+        SystemTime::now(),
+    );
+    let kinds: HashMap<&str, usize> = actions.iter().fold(HashMap::new(), |mut m, a| {
+        *m.entry(kind_name(a.kind())).or_default() += 1;
+        m
+    });
+    tracing::info!(source = %source.name, ?kinds, "reconciled");
+    actions
+}
+
+fn kind_name(kind: ActionKind) -> &'static str {
+    match kind {
+        ActionKind::Create => "create",
+        ActionKind::Update => "update",
+        ActionKind::Unchanged => "unchanged",
+        ActionKind::Plan => "plan",
+        ActionKind::Prune => "prune",
+        ActionKind::PruneRefused => "prune_refused",
+        ActionKind::Blocked => "blocked",
+    }
+}
+
+/// Records the pass itself.
+async fn finish(source: &Source, ctx: &Context, report: &PassReport) {
+    let (name, commit, converged, summary) = (
+        source.name.clone(),
+        report.commit.clone(),
+        report.converged(),
+        report.summary(),
+    );
+    ctx.record(move |state| {
+        let s = state.source_mut(&name);
+        s.last_fetched_commit.clone_from(&commit);
+        if converged {
+            s.last_synced_commit.clone_from(&commit);
+        }
+        s.last_pass = Some(PassRecord {
+            at: SystemTime::now(),
+            commit,
+            converged,
+            summary,
+        });
+    })
+    .await;
+}

@@ -1,0 +1,554 @@
+//! A whole pass — real Git, the simulator — as `drover sync --once` makes it: DESIGN.md's
+//! invariants checked on the simulator's request log and live jobs.
+
+mod git;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use drover::config::{Config, Env};
+use drover::source::Mirror;
+use drover::state::{State, Store};
+use drover::sync::{self, Context, Options, PassReport, Status};
+use git::repo::Repo;
+use nomad_sim::{Fault, Sim};
+use tokio_util::sync::CancellationToken;
+
+fn job_file(id: &str, image: &str) -> String {
+    format!(
+        r#"# {id}
+job "{id}" {{
+  datacenters = ["dc1"]
+  group "app" {{
+    count = 1
+    update {{
+      max_parallel     = 1
+      min_healthy_time = "1s"
+    }}
+    task "app" {{
+      driver = "docker"
+      config {{
+        image = "{image}"
+      }}
+    }}
+  }}
+}}
+"#
+    )
+}
+
+/// A repository, a simulator, a config and a state directory, wired as the daemon wires them.
+struct World {
+    repo: Repo,
+    sim: Sim,
+    state_dir: tempfile::TempDir,
+    extra: String,
+}
+
+impl World {
+    async fn new(extra: &str) -> Self {
+        let sim = Sim::builder()
+            .time_scale(1000.0)
+            .start()
+            .await
+            .expect("sim");
+        Self {
+            repo: Repo::new(),
+            sim,
+            state_dir: tempfile::tempdir().expect("tempdir"),
+            extra: extra.to_owned(),
+        }
+    }
+
+    fn config(&self) -> Config {
+        let text = format!(
+            "[nomad]\naddress = \"{}\"\nretry_min_delay = \"10ms\"\nretry_max_delay = \"50ms\"\n\
+             [state]\ndir = \"{}\"\n[sync]\ndrift_interval = \"1h\"\n\
+             [[source]]\nname = \"apps\"\nurl = \"{}\"\npaths = [\"jobs/*.nomad.hcl\"]\n{}",
+            self.sim.url(),
+            self.state_dir.path().display(),
+            self.repo.path().display(),
+            self.extra
+        );
+        Config::parse(&text, Path::new("drover.toml"), &Env::default()).expect("config")
+    }
+
+    async fn pass(&self, options: Options) -> PassReport {
+        let config = self.config();
+        let store = Store::new(&config.state.dir);
+        let state = store.load().expect("state").state;
+        let ctx = Context {
+            state: Arc::new(Mutex::new(state)),
+            store: Arc::new(store),
+            max_parallel: 4,
+            drift_interval: config.sync.drift_interval,
+            shutdown: CancellationToken::new(),
+        };
+        let source = &config.sources[0];
+        let mirror = Mirror::open(source, &config.state.dir).expect("mirror");
+        sync::pass(source, &mirror, &ctx, options).await
+    }
+
+    fn state(&self) -> State {
+        Store::new(self.state_dir.path())
+            .load()
+            .expect("state")
+            .state
+    }
+
+    /// Requests since the last call, as `METHOD path` lines.
+    fn calls(&self) -> Vec<String> {
+        let calls = self
+            .sim
+            .requests()
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        self.sim.clear_requests();
+        calls
+    }
+}
+
+fn count(calls: &[String], what: &str) -> usize {
+    calls
+        .iter()
+        .filter(|c| {
+            c.as_str() == what || (what.ends_with('*') && c.starts_with(&what[..what.len() - 1]))
+        })
+        .count()
+}
+
+fn status_of(report: &PassReport, id: &str) -> Status {
+    report
+        .jobs
+        .iter()
+        .find(|j| {
+            j.job.as_ref().is_some_and(|k| k.id == id) || j.path == format!("jobs/{id}.nomad.hcl")
+        })
+        .unwrap_or_else(|| panic!("no report for {id}: {report:#?}"))
+        .status
+}
+
+#[tokio::test]
+async fn first_pass_creates_everything_and_a_second_makes_no_nomad_call() {
+    let w = World::new("").await;
+    for i in 0..5 {
+        w.repo.write(
+            &format!("jobs/app{i}.nomad.hcl"),
+            &job_file(&format!("app{i}"), "nginx:1"),
+        );
+    }
+    w.repo.commit("five jobs");
+    let first = w.pass(Options::default()).await;
+    assert!(first.converged(), "{first:#?}");
+    assert!(
+        first.jobs.iter().all(|j| j.status == Status::Synced),
+        "{first:#?}"
+    );
+    let calls = w.calls();
+    assert_eq!(
+        (
+            count(&calls, "POST /v1/jobs/parse"),
+            count(&calls, "POST /v1/jobs")
+        ),
+        (5, 5)
+    );
+    let job = w.sim.job("default", "app0").expect("registered");
+    assert_eq!(job["Meta"]["drover.source"], "apps");
+    assert_eq!(job["Meta"]["drover.path"], "jobs/app0.nomad.hcl");
+
+    let second = w.pass(Options::default()).await;
+    assert!(
+        second.jobs.iter().all(|j| j.status == Status::Unchanged),
+        "{second:#?}"
+    );
+    let calls = w.calls();
+    assert_eq!(
+        count(&calls, "POST /v1/jobs/parse") + count(&calls, "POST /v1/job/*"),
+        0,
+        "{calls:?}"
+    );
+    assert_eq!(count(&calls, "POST /v1/jobs"), 0);
+
+    w.repo.write("README.md", "unrelated\n");
+    w.repo.commit("a commit that touches no job");
+    w.pass(Options::default()).await;
+    let calls = w.calls();
+    assert_eq!(
+        count(&calls, "POST /v1/jobs/parse") + count(&calls, "POST /v1/job/*"),
+        0,
+        "{calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn one_changed_file_of_fifty_is_one_parse_one_plan_one_register() {
+    let w = World::new("").await;
+    for i in 0..50 {
+        w.repo.write(
+            &format!("jobs/app{i}.nomad.hcl"),
+            &job_file(&format!("app{i}"), "nginx:1"),
+        );
+    }
+    w.repo.commit("fifty jobs");
+    assert!(
+        w.pass(Options {
+            detach: true,
+            ..Options::default()
+        })
+        .await
+        .converged()
+    );
+    w.calls();
+    w.repo
+        .write("jobs/app7.nomad.hcl", &job_file("app7", "nginx:2"));
+    w.repo.commit("app7 to nginx:2");
+    let report = w.pass(Options::default()).await;
+    assert_eq!(status_of(&report, "app7"), Status::Synced);
+    let calls = w.calls();
+    assert_eq!(count(&calls, "POST /v1/jobs/parse"), 1, "{calls:?}");
+    assert_eq!(count(&calls, "POST /v1/job/app7/plan"), 1);
+    assert_eq!(count(&calls, "POST /v1/jobs"), 1);
+    assert_eq!(w.sim.job("default", "app7").unwrap()["Version"], 1);
+    assert_eq!(w.sim.job("default", "app8").unwrap()["Version"], 0);
+}
+
+#[tokio::test]
+async fn a_comment_only_change_is_planned_but_not_registered() {
+    let w = World::new("").await;
+    w.repo
+        .write("jobs/web.nomad.hcl", &job_file("web", "nginx:1"));
+    w.repo.commit("web");
+    w.pass(Options::default()).await;
+    w.calls();
+    w.repo.write(
+        "jobs/web.nomad.hcl",
+        &format!("# reviewed\n\n{}", job_file("web", "nginx:1")),
+    );
+    w.repo.commit("a comment");
+    let report = w.pass(Options::default()).await;
+    assert_eq!(status_of(&report, "web"), Status::Unchanged, "{report:#?}");
+    let calls = w.calls();
+    assert_eq!(count(&calls, "POST /v1/job/web/plan"), 1);
+    assert_eq!(
+        count(&calls, "POST /v1/jobs"),
+        0,
+        "no register, no new version"
+    );
+    assert_eq!(w.sim.job("default", "web").unwrap()["Version"], 0);
+    assert!(
+        w.pass(Options::default())
+            .await
+            .jobs
+            .iter()
+            .all(|j| j.status == Status::Unchanged)
+    );
+    assert_eq!(
+        count(&w.calls(), "POST /v1/job/web/plan"),
+        0,
+        "the new fingerprint was recorded"
+    );
+}
+
+#[tokio::test]
+async fn a_broken_file_blocks_only_itself_and_keeps_its_live_job() {
+    let w = World::new("prune = true\n").await;
+    w.repo
+        .write("jobs/web.nomad.hcl", &job_file("web", "nginx:1"));
+    w.repo
+        .write("jobs/api.nomad.hcl", &job_file("api", "api:1"));
+    w.repo.commit("two jobs");
+    w.pass(Options::default()).await;
+    w.repo.write(
+        "jobs/web.nomad.hcl",
+        "job \"web\" {\n  group \"app\" {\n    count = \n  }\n}\n",
+    );
+    w.repo
+        .write("jobs/api.nomad.hcl", &job_file("api", "api:2"));
+    w.repo.commit("break web, change api");
+    let report = w.pass(Options::default()).await;
+    assert!(!report.converged());
+    assert_eq!(status_of(&report, "api"), Status::Synced);
+    let web = report
+        .jobs
+        .iter()
+        .find(|j| j.path == "jobs/web.nomad.hcl")
+        .expect("web reported");
+    assert_eq!(web.status, Status::Blocked);
+    assert!(
+        web.detail.contains("jobs/web.nomad.hcl:3:"),
+        "line and column: {}",
+        web.detail
+    );
+    let live = w.sim.job("default", "web").expect("web stays");
+    assert_eq!(
+        (live["Version"].as_u64(), live["Stop"].as_bool()),
+        (Some(0), Some(false))
+    );
+}
+
+#[tokio::test]
+async fn prune_only_when_on_and_never_past_the_fraction() {
+    let w = World::new("").await;
+    for id in ["a", "b", "c", "d"] {
+        w.repo
+            .write(&format!("jobs/{id}.nomad.hcl"), &job_file(id, "nginx:1"));
+    }
+    w.repo.commit("four");
+    w.pass(Options {
+        detach: true,
+        ..Options::default()
+    })
+    .await;
+    w.repo.remove("jobs/a.nomad.hcl");
+    w.repo.commit("drop a");
+    let report = w.pass(Options::default()).await;
+    assert_eq!(
+        status_of(&report, "a"),
+        Status::Kept,
+        "prune is off by default"
+    );
+    assert_eq!(w.sim.job("default", "a").unwrap()["Stop"], false);
+
+    let w2 = World {
+        extra: "prune = true\n".into(),
+        ..w
+    };
+    let report = w2.pass(Options::default()).await;
+    assert_eq!(status_of(&report, "a"), Status::Pruned, "{report:#?}");
+    assert_eq!(w2.sim.job("default", "a").unwrap()["Stop"], true);
+
+    for id in ["b", "c", "d"] {
+        w2.repo.remove(&format!("jobs/{id}.nomad.hcl"));
+    }
+    w2.repo.commit("drop the rest");
+    let report = w2.pass(Options::default()).await;
+    assert!(
+        report.jobs.iter().all(|j| j.status == Status::Blocked),
+        "{report:#?}"
+    );
+    assert!(
+        ["b", "c", "d"]
+            .iter()
+            .all(|id| w2.sim.job("default", id).unwrap()["Stop"] == false)
+    );
+    let report = w2
+        .pass(Options {
+            allow_mass_prune: true,
+            ..Options::default()
+        })
+        .await;
+    assert!(
+        report.jobs.iter().all(|j| j.status == Status::Pruned),
+        "{report:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_deployment_is_rolled_back_and_not_resubmitted() {
+    let w = World::new("").await;
+    w.repo
+        .write("jobs/web.nomad.hcl", &job_file("web", "nginx:1"));
+    w.repo.commit("web");
+    w.pass(Options::default()).await;
+    let failing = job_file("web", "nginx:broken").replace(
+        "datacenters",
+        "meta = { \"sim.fail\" = \"true\" }\n  datacenters",
+    );
+    w.repo.write("jobs/web.nomad.hcl", &failing);
+    w.repo.commit("a bad image");
+    let report = w.pass(Options::default()).await;
+    assert_eq!(status_of(&report, "web"), Status::Failed, "{report:#?}");
+    let live = w.sim.job("default", "web").unwrap();
+    assert_eq!(
+        live["TaskGroups"][0]["Tasks"][0]["Config"]["image"], "nginx:1",
+        "rolled back"
+    );
+    w.calls();
+
+    let again = w.pass(Options::default()).await;
+    assert_eq!(
+        status_of(&again, "web"),
+        Status::Blocked,
+        "known-bad spec: {again:#?}"
+    );
+    assert_eq!(count(&w.calls(), "POST /v1/jobs"), 0, "no deploy loop");
+
+    w.repo
+        .write("jobs/web.nomad.hcl", &job_file("web", "nginx:2"));
+    w.repo.commit("fixed");
+    let fixed = w.pass(Options::default()).await;
+    assert_eq!(status_of(&fixed, "web"), Status::Synced, "{fixed:#?}");
+}
+
+#[tokio::test]
+async fn drift_is_reported_and_healed_with_self_heal() {
+    let w = World::new("").await;
+    w.repo
+        .write("jobs/web.nomad.hcl", &job_file("web", "nginx:1"));
+    w.repo.commit("web");
+    w.pass(Options::default()).await;
+    w.sim.edit_job("default", "web", |j| {
+        j["TaskGroups"][0]["Tasks"][0]["Config"]["image"] = "nginx:hotfix".into()
+    });
+    let report = w
+        .pass(Options {
+            full: true,
+            ..Options::default()
+        })
+        .await;
+    assert_eq!(status_of(&report, "web"), Status::Drifted, "{report:#?}");
+    assert!(
+        report.converged(),
+        "drift that is only reported does not fail the pass"
+    );
+
+    let healing = World {
+        extra: "self_heal = true\n".into(),
+        ..w
+    };
+    let report = healing
+        .pass(Options {
+            full: true,
+            ..Options::default()
+        })
+        .await;
+    assert_eq!(status_of(&report, "web"), Status::Synced, "{report:#?}");
+    assert_eq!(
+        healing.sim.job("default", "web").unwrap()["TaskGroups"][0]["Tasks"][0]["Config"]["image"],
+        "nginx:1"
+    );
+}
+
+#[tokio::test]
+async fn a_var_file_change_rerenders_the_jobs_that_use_it() {
+    let w = World::new("var_files = [\"vars/prod.hcl\"]\n").await;
+    let uses_var = "variable \"tag\" {\n  type = string\n}\n".to_owned()
+        + &job_file("web", "nginx:${var.tag}");
+    w.repo.write("jobs/web.nomad.hcl", &uses_var);
+    w.repo.write("vars/prod.hcl", "tag = \"1\"\n");
+    w.repo.commit("web with a var");
+    w.pass(Options::default()).await;
+    assert_eq!(
+        w.sim.job("default", "web").unwrap()["TaskGroups"][0]["Tasks"][0]["Config"]["image"],
+        "nginx:1"
+    );
+    w.repo.write("vars/prod.hcl", "tag = \"2\"\n");
+    w.repo.commit("bump the tag");
+    let report = w.pass(Options::default()).await;
+    assert_eq!(status_of(&report, "web"), Status::Synced, "{report:#?}");
+    assert_eq!(
+        w.sim.job("default", "web").unwrap()["TaskGroups"][0]["Tasks"][0]["Config"]["image"],
+        "nginx:2"
+    );
+}
+
+#[tokio::test]
+async fn nomad_without_a_leader_for_a_while_is_retried() {
+    let w = World::new("").await;
+    w.repo
+        .write("jobs/web.nomad.hcl", &job_file("web", "nginx:1"));
+    w.repo.commit("web");
+    w.sim
+        .inject(Fault::new("/v1/jobs").method("GET").no_leader().times(2));
+    w.sim
+        .inject(Fault::new("/v1/job/web/plan").no_leader().times(1));
+    let report = w.pass(Options::default()).await;
+    assert!(report.converged(), "{report:#?}");
+    assert_eq!(w.state().source("apps").jobs.len(), 1);
+    tokio::time::sleep(Duration::from_millis(1)).await;
+}
+
+impl World {
+    /// The configuration as a file, for the `drover` binary.
+    fn config_file(&self) -> std::path::PathBuf {
+        let path = self.state_dir.path().join("drover.toml");
+        let text = format!(
+            "[nomad]\naddress = \"{}\"\n[state]\ndir = \"{}\"\n[[source]]\nname = \"apps\"\nurl = \"{}\"\npaths = [\"jobs/*.nomad.hcl\"]\n",
+            self.sim.url(),
+            self.state_dir.path().display(),
+            self.repo.path().display()
+        );
+        std::fs::write(&path, text).expect("config");
+        path
+    }
+
+    /// Runs the `drover` binary with `args` and this world's configuration.
+    async fn drover(&self, args: &[&str]) -> (Option<i32>, String) {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_drover"));
+        command.args(args).arg("--config").arg(self.config_file());
+        let output = tokio::task::spawn_blocking(move || command.output().expect("drover runs"))
+            .await
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.code(), text)
+    }
+}
+
+/// `drover sync --once` as a CI job or an operator runs it: one line per job, a count, and
+/// the exit code.
+#[tokio::test]
+async fn the_command_prints_each_job_and_exits_by_outcome() {
+    let w = World::new("").await;
+    w.repo
+        .write("jobs/web.nomad.hcl", &job_file("web", "nginx:1"));
+    w.repo.commit("web");
+    let (code, out) = w.drover(&["sync", "--once"]).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("default/web") && out.contains("synced") && out.contains("1 synced"),
+        "{out}"
+    );
+
+    w.repo.write("jobs/web.nomad.hcl", "job \"web\" {\n");
+    w.repo.commit("broken");
+    let (code, out) = w.drover(&["sync", "--once"]).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("blocked") && out.contains("jobs/web.nomad.hcl:"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn diff_shows_pending_changes_and_submits_nothing() {
+    let w = World::new("").await;
+    w.repo
+        .write("jobs/web.nomad.hcl", &job_file("web", "nginx:1"));
+    w.repo.commit("web");
+    assert_eq!(w.drover(&["sync", "--once"]).await.0, Some(0));
+    w.repo
+        .write("jobs/web.nomad.hcl", &job_file("web", "nginx:2"));
+    w.repo.commit("nginx:2");
+    w.calls();
+
+    let (code, out) = w.drover(&["diff"]).await;
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("+/- image: \"nginx:1\" => \"nginx:2\""),
+        "{out}"
+    );
+    assert!(out.contains("1 of 1 job(s) would change"), "{out}");
+    let (code, out) = w.drover(&["diff", "--format", "json", "web"]).await;
+    assert_eq!(code, Some(3));
+    let json_start = out.find('[').expect("JSON");
+    let entries: serde_json::Value =
+        serde_json::from_str(out[json_start..].trim()).expect("JSON output");
+    assert_eq!(entries[0]["job"], "web");
+    assert_eq!(entries[0]["change"], true);
+    assert_eq!(entries[0]["diff"]["Type"], "Edited");
+    assert_eq!(
+        count(&w.calls(), "POST /v1/jobs"),
+        0,
+        "diff registers nothing"
+    );
+
+    assert_eq!(w.drover(&["sync", "--once"]).await.0, Some(0));
+    let (code, out) = w.drover(&["diff"]).await;
+    assert_eq!(code, Some(0), "{out}");
+}
