@@ -552,3 +552,54 @@ async fn diff_shows_pending_changes_and_submits_nothing() {
     let (code, out) = w.drover(&["diff"]).await;
     assert_eq!(code, Some(0), "{out}");
 }
+
+/// Kill -9 while a registration is in flight, then run again: one new version, and the state
+/// agrees with Nomad (invariant 7).
+#[tokio::test]
+async fn a_killed_sync_leaves_no_duplicate_version() {
+    let w = World::new("").await;
+    w.repo
+        .write("jobs/web.nomad.hcl", &job_file("web", "nginx:1"));
+    w.repo.commit("web");
+    w.sim.set_latency(Duration::from_millis(150));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_drover"))
+        .args(["sync", "--once", "--config"])
+        .arg(w.config_file())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("drover starts");
+    // Kill it as soon as the registration has reached Nomad, before the answer arrives.
+    for _ in 0..400 {
+        if w.sim
+            .requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.path == "/v1/jobs")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().expect("kill -9");
+    child.wait().expect("reap");
+    w.sim.set_latency(Duration::ZERO);
+
+    let (code, out) = w.drover(&["sync", "--once"]).await;
+    assert_eq!(code, Some(0), "{out}");
+    let live = w.sim.job("default", "web").expect("registered once");
+    assert_eq!(live["Version"], 0, "no duplicate version");
+    let state = w.state();
+    let record = state
+        .source("apps")
+        .jobs
+        .values()
+        .next()
+        .expect("a record")
+        .clone();
+    assert_eq!(
+        record.applied_commit.as_deref(),
+        live["Meta"]["drover.commit"].as_str()
+    );
+    let (_, out) = w.drover(&["sync", "--once"]).await;
+    assert!(out.contains("1 unchanged"), "{out}");
+}

@@ -3,13 +3,16 @@
 //! OpenSSH command line with its host-key policy. Owns the mapping of transport failures to
 //! [`SourceError`]; never decides which commit is current.
 
+use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use gix::credentials::helper::{Action, NextAction};
 use gix::credentials::protocol::Outcome as Identity;
 use gix::protocol::transport::client::blocking_io::http;
+use gix::protocol::transport::client::git as git_protocol;
 use gix::remote::Direction;
 use gix::remote::fetch::Outcome;
 
@@ -41,15 +44,66 @@ pub(super) fn receive(
         )
         .map_err(fail)?
         .with_fetch_tags(gix::remote::fetch::Tags::None);
+    if transport == Transport::Daemon {
+        let stream = daemon_stream(settings)?;
+        return finish(settings, remote.to_connection_with_transport(stream), stop);
+    }
     let mut connection = remote.connect(Direction::Fetch).map_err(fail)?;
     if transport == Transport::Https {
         connection.set_transport_options(http_options(settings)?);
     }
+    finish(settings, connection, stop)
+}
+
+fn finish<T: gix::protocol::transport::client::blocking_io::Transport>(
+    settings: &Settings,
+    connection: gix::remote::Connection<'_, '_, '_, T>,
+    stop: &AtomicBool,
+) -> Result<Outcome, SourceError> {
+    let fail = |err: gix::Error| failure(settings, &err);
     let connection = connection.with_credentials(credentials(settings)?);
     let prepared = connection
         .prepare_fetch(gix::progress::Discard, Default::default())
         .map_err(fail)?;
     prepared.receive(gix::progress::Discard, stop).map_err(fail)
+}
+
+/// `git://` over a socket with Nagle's algorithm off: gix writes the protocol in small
+/// pieces, and with Nagle on each exchange waits for a delayed ACK (about 40 ms).
+fn daemon_stream(
+    settings: &Settings,
+) -> Result<git_protocol::Connection<TcpStream, TcpStream>, SourceError> {
+    let url = settings.url.to_string();
+    let unreachable = |detail: String| SourceError::Unreachable {
+        url: url.clone(),
+        detail,
+    };
+    let RepoUrl::Url(parsed) = &settings.url else {
+        return Err(unreachable("not a git:// URL".to_owned()));
+    };
+    let host = parsed.host_str().unwrap_or_default().to_owned();
+    let port = parsed.port();
+    let address = (host.as_str(), port.unwrap_or(9418))
+        .to_socket_addrs()
+        .map_err(|e| unreachable(format!("cannot resolve host {host}: {e}")))?
+        .next()
+        .ok_or_else(|| unreachable(format!("cannot resolve host {host}")))?;
+    let timeout = settings.limits.fetch_timeout.min(Duration::from_secs(30));
+    let read = TcpStream::connect_timeout(&address, timeout)
+        .map_err(|e| unreachable(format!("cannot connect to {address}: {e}")))?;
+    let write = read
+        .set_nodelay(true)
+        .and_then(|()| read.try_clone())
+        .map_err(|e| unreachable(format!("connection to {address}: {e}")))?;
+    Ok(git_protocol::Connection::new(
+        read,
+        write,
+        gix::protocol::transport::Protocol::V2,
+        parsed.path(),
+        Some((host, port)),
+        git_protocol::ConnectMode::Daemon,
+        false,
+    ))
 }
 
 /// The local ref each revision lands in: one branch or tag only, so a fetch never downloads
@@ -70,6 +124,8 @@ pub(super) fn refspecs(revision: &Revision) -> Vec<String> {
 enum Transport {
     Https,
     Ssh,
+    /// `git://`: drover opens the socket itself (see [`daemon_stream`]).
+    Daemon,
     /// `file://` and local paths: gix runs `git-upload-pack`.
     Local,
     Other,
@@ -82,6 +138,7 @@ impl Transport {
                 "https" => Self::Https,
                 "ssh" => Self::Ssh,
                 "file" => Self::Local,
+                "git" => Self::Daemon,
                 _ => Self::Other,
             },
             RepoUrl::Scp(_) => Self::Ssh,
