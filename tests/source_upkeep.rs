@@ -11,17 +11,26 @@ use git::repo::Repo;
 
 const JOBS: &str = "paths = [\"jobs/**/*.nomad.hcl\"]\n";
 
-/// The fastest of a few listings, so that one scheduling hiccup does not decide the test.
 fn listing_time(mirror: &Mirror, commit: drover::source::CommitId) -> Duration {
-    (0..5)
-        .map(|_| {
-            let started = Instant::now();
-            let snapshot = mirror.snapshot(commit).expect("snapshot");
-            assert_eq!(snapshot.files.len(), 1_000);
-            started.elapsed()
-        })
-        .min()
-        .expect("timings")
+    let started = Instant::now();
+    let snapshot = mirror.snapshot(commit).expect("snapshot");
+    assert_eq!(snapshot.files.len(), 1_000);
+    started.elapsed()
+}
+
+/// The fastest of several listings of each mirror, taken in turns, so that both see the same
+/// load from whatever else runs on the machine and one scheduling hiccup decides nothing.
+fn fastest_listings(
+    a: &Mirror,
+    b: &Mirror,
+    commit: drover::source::CommitId,
+) -> (Duration, Duration) {
+    (0..9).fold((Duration::MAX, Duration::MAX), |(best_a, best_b), _| {
+        (
+            best_a.min(listing_time(a, commit)),
+            best_b.min(listing_time(b, commit)),
+        )
+    })
 }
 
 /// `DROVER_PACK_FETCHES=500` for the full run; CI uses fewer, enough to repack several times.
@@ -56,12 +65,10 @@ fn listing_after_many_incremental_fetches_is_as_fast_as_a_fresh_mirror() {
     }
     assert!(most_packs <= 17, "pack count not bounded: {most_packs}");
     let commit = mirror.current().expect("current").expect("fetched");
-    let aged = listing_time(&mirror, commit);
-
     let fresh_state = tempfile::tempdir().expect("state");
     let fresh = Mirror::open(&source, fresh_state.path()).expect("open");
     fresh.fetch(&stop).expect("fresh fetch");
-    let new = listing_time(&fresh, commit);
+    let (aged, new) = fastest_listings(&mirror, &fresh, commit);
     println!(
         "{fetches} fetches: listing {aged:?} after, {new:?} fresh, at most {most_packs} packs"
     );

@@ -72,7 +72,7 @@ fn finish<T: gix::protocol::transport::client::blocking_io::Transport>(
 /// pieces, and with Nagle on each exchange waits for a delayed ACK (about 40 ms).
 fn daemon_stream(
     settings: &Settings,
-) -> Result<git_protocol::Connection<TcpStream, TcpStream>, SourceError> {
+) -> Result<git_protocol::blocking_io::Connection<TcpStream, TcpStream>, SourceError> {
     let url = settings.url.to_string();
     let unreachable = |detail: String| SourceError::Unreachable {
         url: url.clone(),
@@ -95,7 +95,7 @@ fn daemon_stream(
         .set_nodelay(true)
         .and_then(|()| read.try_clone())
         .map_err(|e| unreachable(format!("connection to {address}: {e}")))?;
-    Ok(git_protocol::Connection::new(
+    Ok(git_protocol::blocking_io::Connection::new(
         read,
         write,
         gix::protocol::transport::Protocol::V2,
