@@ -13,8 +13,8 @@
 //! - `agent.rs`: leader status and agent version.
 //! - `variables.rs`: variable locks for leader election.
 //! - `blocking.rs`: [`Query`], [`QueryMeta`], [`IndexTracker`].
-//! - `transport.rs`: URL, headers, timeout, body limit, retry loop.
-//! - `error.rs`, `tls.rs`, `types.rs`.
+//! - `transport.rs`: URL, headers, timeout, body limit, retry loop, the [`Observer`] hook.
+//! - `error.rs`, `types.rs`; `tls.rs` ([`client_config`], also used by `drover status`).
 //!
 //! # Retries
 //! Reads retry transient failures ([`Error::is_transient`]). A write retries only where a replay
@@ -34,8 +34,8 @@ use std::sync::Arc;
 
 pub use blocking::{IndexTracker, MAX_WAIT, Queried, Query, QueryMeta};
 pub use error::{Error, MAX_ERROR_TEXT, TokenError, TransportKind};
-pub use tls::TlsError;
-pub use transport::MAX_BODY;
+pub use tls::{TlsError, client_config};
+pub use transport::{MAX_BODY, ObserveFn, Observer};
 pub use types::*;
 pub use variables::LockRequest;
 
@@ -67,6 +67,7 @@ pub enum BuildError {
 pub struct Client {
     transport: Arc<Transport>,
     namespace: Option<String>,
+    observer: Option<Observer>,
 }
 
 impl Client {
@@ -112,7 +113,15 @@ impl Client {
         Ok(Self {
             transport: Arc::new(transport),
             namespace: cluster.namespace.clone(),
+            observer: None,
         })
+    }
+
+    /// Reports every HTTP attempt of this handle and of the handles made from it to `observer`
+    /// (see [`Observer`]); the daemon passes its request-duration metric.
+    pub fn with_observer(mut self, observer: Arc<ObserveFn>) -> Self {
+        self.observer = Some(Observer(observer));
+        self
     }
 
     /// A handle on the same cluster working in `namespace` (`*` lists jobs of every namespace
@@ -121,6 +130,7 @@ impl Client {
         Self {
             transport: self.transport.clone(),
             namespace: Some(namespace.into()),
+            observer: self.observer.clone(),
         }
     }
 
@@ -131,7 +141,7 @@ impl Client {
 
     async fn send(&self, call: Call) -> Result<Reply, Error> {
         self.transport
-            .execute(self.namespace.as_deref(), &call)
+            .execute(self.namespace.as_deref(), &call, self.observer.as_ref())
             .await
     }
 

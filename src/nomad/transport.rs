@@ -4,6 +4,8 @@
 //! Owns *how* a request is sent; the endpoint files say *what* is sent and whether a replay is
 //! safe ([`Retry`]). Never interprets a response beyond its status (see `error.rs`).
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backon::{ExponentialBuilder, Retryable};
@@ -25,6 +27,22 @@ pub const MAX_BODY: usize = 16 * 1024 * 1024;
 
 /// How much of an error response is read: its text is truncated for reports anyway.
 const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Told about every HTTP attempt, retries included: the call's name (`plan`, `register`, `job`,
+/// ...: a fixed word, safe as a metric label), the response status (0 when none came: a
+/// connection error or a timeout) and how long the attempt took, body included. A blocking
+/// query's time includes its wait. Set with [`super::Client::with_observer`]; for metrics.
+#[derive(Clone)]
+pub struct Observer(pub(crate) Arc<ObserveFn>);
+
+/// What an [`Observer`] calls: `(call, status, duration)`.
+pub type ObserveFn = dyn Fn(&str, u16, Duration) + Send + Sync;
+
+impl fmt::Debug for Observer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Observer")
+    }
+}
 
 /// Whether a call may be sent again after a transient failure. A transport error after the
 /// request left leaves its outcome unknown, so only calls whose replay cannot do harm retry.
@@ -132,7 +150,12 @@ pub(crate) struct Transport {
 
 impl Transport {
     /// Sends `call`, retrying transient failures when the call allows it.
-    pub async fn execute(&self, namespace: Option<&str>, call: &Call) -> Result<Reply, Error> {
+    pub async fn execute(
+        &self,
+        namespace: Option<&str>,
+        call: &Call,
+        observer: Option<&Observer>,
+    ) -> Result<Reply, Error> {
         let url = self.url(namespace, call);
         let retries = if call.retry == Retry::Transient {
             self.retry.max_retries
@@ -140,7 +163,7 @@ impl Transport {
             0
         };
         let max_delay = self.retry.max_delay;
-        (|| self.attempt(&url, call))
+        (|| self.observed(&url, call, observer))
             .retry(backoff(&self.retry).with_max_times(retries))
             .when(Error::is_transient)
             .adjust(move |_, delay| delay.map(|d| d.min(max_delay)))
@@ -185,13 +208,44 @@ impl Transport {
         self.request_timeout + wait + wait / 16
     }
 
-    async fn attempt(&self, url: &Url, call: &Call) -> Result<Reply, Error> {
+    async fn observed(
+        &self,
+        url: &Url,
+        call: &Call,
+        observer: Option<&Observer>,
+    ) -> Result<Reply, Error> {
+        let Some(observer) = observer else {
+            return self.attempt(url, call).await.1;
+        };
         let started = Instant::now();
-        let resp = self
-            .request(url, call)?
-            .send()
-            .await
-            .map_err(Error::transport)?;
+        let (status, result) = self.attempt(url, call).await;
+        (observer.0)(call.what, status, started.elapsed());
+        result
+    }
+
+    /// One attempt, and the status of its response (0 when none came).
+    async fn attempt(&self, url: &Url, call: &Call) -> (u16, Result<Reply, Error>) {
+        let request = match self.request(url, call) {
+            Ok(r) => r,
+            Err(e) => return (0, Err(e)),
+        };
+        let started = Instant::now();
+        let resp = match request.send().await {
+            Ok(r) => r,
+            Err(e) => return (0, Err(Error::transport(e))),
+        };
+        let status = resp.status().as_u16();
+        (status, self.answer(url, call, resp, started).await)
+    }
+
+    /// Reads and checks the response to an attempt that began at `started`.
+    async fn answer(
+        &self,
+        url: &Url,
+        call: &Call,
+        resp: Response,
+        started: Instant,
+    ) -> Result<Reply, Error> {
         let status = resp.status();
         let meta = QueryMeta::from_headers(resp.headers());
         let limit = if status.is_success() {

@@ -2,4 +2,5 @@
 #![allow(dead_code)]
 
 pub mod pki;
+pub mod serve;
 pub mod sim;
