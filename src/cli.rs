@@ -11,8 +11,6 @@ const DEFAULT_CONFIG: &str = "/etc/drover/drover.toml";
 /// Exit code of a command that ran but found problems (a pass that did not converge, a
 /// configuration that does not validate).
 const EXIT_PROBLEMS: u8 = 1;
-/// Exit code of a command this build cannot run yet or that was called wrongly.
-const EXIT_UNAVAILABLE: u8 = 2;
 
 /// drover keeps the jobs of a Nomad cluster in step with a Git repository of job files.
 #[derive(Debug, Parser)]
@@ -27,7 +25,8 @@ pub struct Cli {
         default_value = DEFAULT_CONFIG
     )]
     pub config: PathBuf,
-    /// Log format: `text` for a terminal, `json` for log collectors.
+    /// Log format: `text` for people and journald, `json` for log shippers. Which events:
+    /// DROVER_LOG, else RUST_LOG (e.g. `info,drover::sync=debug`), else `info`.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     #[command(subcommand)]
@@ -102,6 +101,9 @@ pub enum Command {
         vars: Vec<String>,
     },
     /// Ask a running drover for its status and print it as a table.
+    ///
+    /// Exit code 0 when drover answered, 1 when it cannot be reached or its answer is not a
+    /// status. An https:// address is checked against the system roots (or SSL_CERT_FILE).
     Status {
         /// Address of the running drover's HTTP endpoint.
         #[arg(long, default_value = "http://127.0.0.1:9315")]
@@ -171,9 +173,8 @@ pub fn main(cli: Cli) -> ExitCode {
             )
             .await
         }),
-        Command::Run | Command::Status { .. } => {
-            return unavailable(&cli.command);
-        }
+        Command::Status { addr } => crate::serve::status_command(&addr),
+        Command::Run => run_daemon(&cli.config),
     };
     match outcome {
         Ok(code) => code,
@@ -216,26 +217,112 @@ where
     runtime.block_on(command(config))
 }
 
-/// Subcommands whose pipeline stages this build does not have yet say so plainly.
-fn unavailable(command: &Command) -> ExitCode {
-    let name = match command {
-        Command::Run => "run",
-        _ => "status",
-    };
-    eprintln!(
-        "drover {name}: not available in this version of drover yet; see `drover {name} --help` for what it will do"
-    );
-    ExitCode::from(EXIT_UNAVAILABLE)
+/// `drover run`; a configuration that does not load is exit code 2, as for `sync --once`.
+fn run_daemon(path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let loaded = crate::config::Config::load(path).and_then(|c| c.verify_secrets().map(|()| c));
+    match loaded {
+        Ok(config) => crate::daemon::run(path, config),
+        Err(e) => {
+            eprintln!("drover: {e}");
+            Ok(ExitCode::from(crate::sync::once::EXIT_ERROR))
+        }
+    }
 }
 
+/// The global subscriber, on stderr. Which events: `DROVER_LOG`, else `RUST_LOG` (both in
+/// `RUST_LOG` syntax, e.g. `info,drover::sync=debug`; DROVER_LOG wins so that drover can be
+/// tuned apart from other programs in one environment), else `info`. How: JSON lines with
+/// `--log-format json`; text otherwise, coloured only on a terminal, and under journald (stderr
+/// is the stream `JOURNAL_STREAM` names) without a timestamp (the journal has its own) and with
+/// a `<N>` priority prefix so that `journalctl -p warning` works.
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DROVER_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+    use std::io::IsTerminal;
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
+    let (filter, invalid) = log_filter(|name| std::env::var(name).ok());
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let layer = match format {
+        LogFormat::Json => layer.json().boxed(),
+        LogFormat::Text if stderr_is_journal() => {
+            let format = tracing_subscriber::fmt::format()
+                .without_time()
+                .with_ansi(false);
+            layer
+                .with_ansi(false)
+                .event_format(JournalPriority(format))
+                .boxed()
+        }
+        LogFormat::Text => layer.with_ansi(std::io::stderr().is_terminal()).boxed(),
+    };
+    // `try_init`: a second call (an embedding, a test) keeps the first subscriber.
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(layer)
+        .try_init();
+    if let Some((var, error)) = invalid {
+        tracing::warn!(var, %error, "invalid log filter ignored; logging at info");
+    }
+}
+
+/// The filter from the first of `DROVER_LOG` and `RUST_LOG` that is set (`info` without
+/// either), and, when that one does not parse, its name and the error.
+fn log_filter(
+    var: impl Fn(&str) -> Option<String>,
+) -> (
+    tracing_subscriber::EnvFilter,
+    Option<(&'static str, tracing_subscriber::filter::ParseError)>,
+) {
+    use tracing_subscriber::EnvFilter;
+    let set = ["DROVER_LOG", "RUST_LOG"].into_iter().find_map(|name| {
+        var(name)
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| (name, v))
+    });
+    match set.map(|(name, v)| (name, EnvFilter::try_new(v))) {
+        None => (EnvFilter::new("info"), None),
+        Some((_, Ok(filter))) => (filter, None),
+        Some((name, Err(e))) => (EnvFilter::new("info"), Some((name, e))),
+    }
+}
+
+/// Whether stderr is the journal stream systemd connected: `JOURNAL_STREAM` is
+/// `DEVICE:INODE` of that stream, and stays set in children whose stderr was redirected.
+fn stderr_is_journal() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let Some(stream) = std::env::var("JOURNAL_STREAM").ok() else {
+        return false;
+    };
+    let stderr = std::io::stderr().as_fd().try_clone_to_owned();
+    let meta = stderr.and_then(|fd| std::fs::File::from(fd).metadata());
+    meta.is_ok_and(|m| stream == format!("{}:{}", m.dev(), m.ino()))
+}
+
+/// Text events prefixed with their syslog priority (`sd-daemon(3)`), which journald strips
+/// and records as the entry's priority.
+struct JournalPriority<F>(F);
+
+impl<S, N, F> tracing_subscriber::fmt::FormatEvent<S, N> for JournalPriority<F>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+    F: tracing_subscriber::fmt::FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let priority = match *event.metadata().level() {
+            tracing::Level::ERROR => 3,
+            tracing::Level::WARN => 4,
+            tracing::Level::INFO => 6,
+            _ => 7,
+        };
+        write!(writer, "<{priority}>")?;
+        self.0.format_event(ctx, writer, event)
     }
 }

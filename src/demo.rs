@@ -6,13 +6,14 @@
 //! check-and-set, follow the evaluation and the deployment, then a second pass that must find
 //! nothing to do. It never deregisters anything and never forces a registration.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::config::{Cluster, Config, DEFAULT_CLUSTER, Env};
 use crate::nomad::{Client, DiffType, IndexTracker, RegisterRequest, RegisterResponse};
-use crate::render::{self, RenderError, RenderedJob, Settings, Variables};
+use crate::render::{self, Prepared, RenderError, RenderedJob, Settings, Variables};
 use crate::validate::{DEFAULT_MAX_FILE_SIZE, WorkTree};
 use anyhow::Context;
 
@@ -34,7 +35,9 @@ pub fn run(jobs: &Path, nomad_addr: Option<&str>) -> anyhow::Result<ExitCode> {
 
 async fn demo(dir: &Path, nomad_addr: Option<&str>) -> anyhow::Result<ExitCode> {
     let files = job_files(dir)?;
-    let (_simulator, cluster, target) = connect(dir, nomad_addr).await?;
+    let tree = WorkTree::new(dir, DEFAULT_MAX_FILE_SIZE);
+    let (_simulator, cluster, target) =
+        connect(dir, nomad_addr, &namespaces(&tree, &files)).await?;
     let client = Client::new(&cluster)?;
     client
         .status_leader()
@@ -48,8 +51,8 @@ async fn demo(dir: &Path, nomad_addr: Option<&str>) -> anyhow::Result<ExitCode> 
 
     let mut tasks = tokio::task::JoinSet::new();
     for file in files.clone() {
-        let client = client.clone();
-        tasks.spawn(async move { (sync_job(&client, &file).await, file) });
+        let (client, tree) = (client.clone(), tree.clone());
+        tasks.spawn(async move { (sync_job(&client, &tree, &file).await, file) });
     }
     let mut results = tasks.join_all().await;
     results.sort_by(|a, b| a.1.cmp(&b.1));
@@ -59,11 +62,11 @@ async fn demo(dir: &Path, nomad_addr: Option<&str>) -> anyhow::Result<ExitCode> 
             Ok(line) => println!("  {line}"),
             Err(e) => {
                 failures += 1;
-                println!("  {}: {e:#}", file.display());
+                println!("  {file}: {e:#}");
             }
         }
     }
-    second_pass(&client, &files).await?;
+    second_pass(&client, &tree, &files).await?;
     Ok(if failures == 0 {
         ExitCode::SUCCESS
     } else {
@@ -71,25 +74,47 @@ async fn demo(dir: &Path, nomad_addr: Option<&str>) -> anyhow::Result<ExitCode> 
     })
 }
 
-/// The `*.nomad.hcl` and `*.nomad` files of `dir`, sorted.
-fn job_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let entries = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read the jobs directory {}; run drover demo from the repository root or pass --jobs DIR", dir.display()))?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.to_str()
-                .is_some_and(|s| s.ends_with(".nomad.hcl") || s.ends_with(".nomad"))
-        })
-        .collect();
+/// The `*.nomad.hcl` and `*.nomad` files under `dir` (a jobs repository's layout, one directory
+/// per environment), as `/`-separated paths relative to it, sorted.
+fn job_files(dir: &Path) -> anyhow::Result<Vec<String>> {
+    let mut files = Vec::new();
+    let mut dirs = vec![PathBuf::new()];
+    while let Some(rel) = dirs.pop() {
+        let entries = std::fs::read_dir(dir.join(&rel))
+            .with_context(|| format!("cannot read the jobs directory {}; run drover demo from the repository root or pass --jobs DIR", dir.join(&rel).display()))?;
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name();
+            let Some(name) = name.to_str().filter(|n| !n.starts_with('.')) else {
+                continue;
+            };
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                dirs.push(rel.join(name));
+            } else if kind.is_file() && (name.ends_with(".nomad.hcl") || name.ends_with(".nomad")) {
+                let path = rel.join(name);
+                let parts: Option<Vec<&str>> = path.iter().map(|p| p.to_str()).collect();
+                files.extend(parts.map(|p| p.join("/")));
+            }
+        }
+    }
     files.sort();
     anyhow::ensure!(
         !files.is_empty(),
-        "no *.nomad.hcl files in {}",
+        "no *.nomad.hcl files under {}",
         dir.display()
     );
     Ok(files)
+}
+
+/// The namespaces the job files name, which the built-in simulator creates (as an operator
+/// runs `nomad namespace apply` on a real cluster). A file that does not prepare is left to
+/// fail with its own error later.
+fn namespaces(tree: &WorkTree, files: &[String]) -> BTreeSet<String> {
+    files
+        .iter()
+        .filter_map(|file| prepare(tree, file).ok())
+        .map(|prepared| prepared.namespace)
+        .collect()
 }
 
 /// The cluster to sync into: the named Nomad (with the `NOMAD_*` environment, as the CLI reads
@@ -97,6 +122,7 @@ fn job_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 async fn connect(
     dir: &Path,
     nomad_addr: Option<&str>,
+    namespaces: &BTreeSet<String>,
 ) -> anyhow::Result<(Option<Simulator>, Cluster, String)> {
     let (simulator, env, target) = match nomad_addr {
         Some(addr) => (
@@ -105,7 +131,7 @@ async fn connect(
             format!("Nomad at {addr}"),
         ),
         None => {
-            let sim = start_simulator().await?;
+            let sim = start_simulator(namespaces).await?;
             let url = sim.url();
             let target = format!("the built-in Nomad simulator ({url})");
             (Some(sim), Env::default().with("NOMAD_ADDR", &url), target)
@@ -129,11 +155,15 @@ async fn connect(
 type Simulator = nomad_sim::Sim;
 
 #[cfg(feature = "demo")]
-async fn start_simulator() -> anyhow::Result<Simulator> {
-    Ok(nomad_sim::Sim::builder()
+async fn start_simulator(namespaces: &BTreeSet<String>) -> anyhow::Result<Simulator> {
+    let sim = nomad_sim::Sim::builder()
         .time_scale(SIM_TIME_SCALE)
         .start()
-        .await?)
+        .await?;
+    for namespace in namespaces {
+        sim.create_namespace(namespace);
+    }
+    Ok(sim)
 }
 
 #[cfg(not(feature = "demo"))]
@@ -147,49 +177,50 @@ impl Simulator {
 }
 
 #[cfg(not(feature = "demo"))]
-async fn start_simulator() -> anyhow::Result<Simulator> {
+async fn start_simulator(_: &BTreeSet<String>) -> anyhow::Result<Simulator> {
     let _ = SIM_TIME_SCALE;
     anyhow::bail!(
         "this drover was built without the `demo` feature: name a Nomad with --nomad-addr"
     )
 }
 
-/// Renders a job file as the daemon does (inlining, Nomad's parse, `drover.*` meta), with the
-/// jobs directory as the repository.
-async fn render_file(client: &Client, file: &Path) -> anyhow::Result<RenderedJob> {
-    let dir = file.parent().unwrap_or(Path::new("."));
-    let name = file
-        .file_name()
-        .and_then(|n| n.to_str())
-        .with_context(|| format!("{}: not a UTF-8 file name", file.display()))?;
-    let files = WorkTree::new(dir, DEFAULT_MAX_FILE_SIZE);
+/// The local steps of rendering (syntax, `file()` inlining, variables' defaults) for `file`, a
+/// path in the jobs directory, which is the repository: `file()` may reach files beside the
+/// environments' directories, never outside.
+fn prepare(tree: &WorkTree, file: &str) -> Result<Prepared, Vec<RenderError>> {
     let settings = Settings {
         source: DEMO_SOURCE.to_owned(),
         ..Settings::default()
     };
+    render::prepare(tree, file, &settings, &Variables::default())
+}
+
+/// Renders a job file as the daemon does (inlining, Nomad's parse, `drover.*` meta).
+async fn render_file(client: &Client, tree: &WorkTree, file: &str) -> anyhow::Result<RenderedJob> {
     let errors = |errors: Vec<RenderError>| {
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         anyhow::anyhow!(lines.join("\n"))
     };
-    let prepared =
-        render::prepare(&files, name, &settings, &Variables::default()).map_err(errors)?;
+    let prepared = prepare(tree, file).map_err(errors)?;
     render::render(client, &prepared, None)
         .await
         .map_err(errors)
 }
 
 /// One job: plan, register only when the plan shows a change, follow it.
-async fn sync_job(client: &Client, file: &Path) -> anyhow::Result<String> {
+async fn sync_job(client: &Client, tree: &WorkTree, file: &str) -> anyhow::Result<String> {
     let RenderedJob {
         job,
         id,
+        namespace,
         submission,
         ..
-    } = render_file(client, file).await?;
+    } = render_file(client, tree, file).await?;
+    let id = format!("{namespace}/{id}");
     let plan = client.plan_job(&job).await?;
     let change = plan.diff.as_ref().map_or(DiffType::Edited, |d| d.r#type);
     if change == DiffType::None {
-        return Ok(format!("{id:<10} unchanged, nothing submitted"));
+        return Ok(format!("{id:<16} unchanged, nothing submitted"));
     }
     let verb = if change == DiffType::Added {
         "created"
@@ -204,7 +235,7 @@ async fn sync_job(client: &Client, file: &Path) -> anyhow::Result<String> {
     };
     let registered = client.register_job(&request).await?;
     let outcome = follow(client, &registered).await?;
-    Ok(format!("{id:<10} {verb:<8} {outcome}"))
+    Ok(format!("{id:<16} {verb:<8} {outcome}"))
 }
 
 /// Follows a registration's evaluation and, if it started one, its deployment to the end.
@@ -247,11 +278,11 @@ async fn follow(client: &Client, registered: &RegisterResponse) -> anyhow::Resul
 }
 
 /// Plans every job again: with nothing changed in the files, nothing may be submitted.
-async fn second_pass(client: &Client, files: &[PathBuf]) -> anyhow::Result<()> {
+async fn second_pass(client: &Client, tree: &WorkTree, files: &[String]) -> anyhow::Result<()> {
     let mut unchanged = 0;
     for file in files {
         let plan = client
-            .plan_job(&render_file(client, file).await?.job)
+            .plan_job(&render_file(client, tree, file).await?.job)
             .await?;
         if plan.diff.is_some_and(|d| d.r#type == DiffType::None) {
             unchanged += 1;

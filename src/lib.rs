@@ -11,7 +11,14 @@
 //! - [`apply`]: plan and register with check-and-set, bounded concurrency.
 //! - [`track`]: follow evaluations and deployments; promote, roll back.
 //! - [`state`]: what was applied and how it ended; `state.json`, written atomically.
+//! - [`status`]: the daemon's view of its sources and jobs, and the health rules.
+//! - [`trigger`]: why a source's loop should pass now.
+//! - [`serve`]: the HTTP endpoint (`/healthz`, `/readyz`, `/status`, `/metrics`, `/webhook`)
+//!   and `drover status`, its client.
+//! - [`metrics`]: the Prometheus metrics the daemon records and `/metrics` shows.
 //! - [`sync`]: one pass over one source, stage by stage.
+//! - [`daemon`]: `drover run`: the source loops, reloads, signals, shutdown.
+//! - [`notify`]: systemd's notification socket: READY, RELOADING, STOPPING, STATUS, WATCHDOG.
 //! - [`cli`]: the command line; `main.rs` only calls into it.
 //! - [`diff`]: `drover diff`, what a pass would change, printed like `nomad job plan`.
 //! - [`validate`]: `drover validate`, offline checks of job files for CI.
@@ -20,14 +27,20 @@
 pub mod apply;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod demo;
 pub mod diff;
+pub mod metrics;
 pub mod nomad;
+pub mod notify;
 pub mod policy;
 pub mod reconcile;
 pub mod render;
+pub mod serve;
 pub mod source;
 pub mod state;
+pub mod status;
 pub mod sync;
 pub mod track;
+pub mod trigger;
 pub mod validate;

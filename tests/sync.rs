@@ -84,6 +84,7 @@ impl World {
             max_parallel: 4,
             drift_interval: config.sync.drift_interval,
             shutdown: CancellationToken::new(),
+            observer: None,
         };
         let source = &config.sources[0];
         let mirror = Mirror::open(source, &config.state.dir).expect("mirror");

@@ -239,8 +239,8 @@ async fn nomad_adds_the_server_side_parse() {
             "--var-file",
             "tests/fixtures/render/vars/prod.hcl",
             "tests/fixtures/render/jobs",
-            "jobs-example/api.nomad.hcl",
-            "jobs-example/cleanup.nomad.hcl",
+            "jobs-example/jobs/prod/api.nomad.hcl",
+            "jobs-example/jobs/prod/cleanup.nomad.hcl",
         ])
     })
     .await

@@ -17,12 +17,14 @@
 //! - A token is never inline. Its source, first match wins: `token_file`; `token_credential`
 //!   (a file in `$CREDENTIALS_DIRECTORY`, systemd's `LoadCredential=`); for the default cluster
 //!   only, `NOMAD_TOKEN`, then the credential `nomad-token` if that file exists. Setting both
-//!   `token_file` and `token_credential` is an error.
+//!   `token_file` and `token_credential` is an error. The webhook secret likewise comes from
+//!   `webhook_secret_file` or `webhook_secret_credential`, never both.
 //! - Relative paths in the file (`token_file`, `ca_file`, `ca_path`, `client_cert`,
-//!   `client_key`, `webhook_secret_file`, `state.dir`, a local source `url`, a source's
-//!   `password_file`, `ca_file`, `ssh_key_file`, `ssh_key_passphrase_file` and
-//!   `known_hosts_file`) are relative to the config file's directory. Paths from `NOMAD_*` variables are taken as the CLI takes
-//!   them (relative to the working directory). `paths`, `exclude` and `var_files` are relative
+//!   `client_key`, `webhook_secret_file`, `tls_cert_file`, `tls_key_file`, `state.dir`, a
+//!   local source `url`, a source's `password_file`, `ca_file`, `ssh_key_file`,
+//!   `ssh_key_passphrase_file` and `known_hosts_file`) are relative to the config file's
+//!   directory. Paths from `NOMAD_*` variables are taken as the CLI takes them (relative to
+//!   the working directory). `paths`, `exclude` and `var_files` are relative
 //!   to the repository root.
 
 mod cluster;
@@ -56,7 +58,7 @@ pub use error::{ConfigError, Location};
 pub use git_access::{GitAccess, SourceLimits};
 pub use policy::{Policy, RESOURCE_KEYS};
 pub use secret::{Secret, SecretError};
-pub use settings::{ServerSettings, StateSettings, SyncSettings};
+pub use settings::{ServerSettings, ServerTls, StateSettings, SyncSettings};
 pub use source::{PreserveCounts, RepoUrl, Revision, Source};
 
 use error::Report;
@@ -139,7 +141,7 @@ impl Config {
             .server
             .webhook_secret
             .as_ref()
-            .map(|s| ("server.webhook_secret_file".to_owned(), s));
+            .map(|s| ("webhook secret".to_owned(), s));
         let passwords = self.sources.iter().filter_map(|s| {
             let what = format!("Git password of source `{}`", s.name);
             s.access.password.as_ref().map(|p| (what, p))

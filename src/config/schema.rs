@@ -186,6 +186,14 @@ fn default_max_packs() -> usize {
 pub(super) struct RawServer {
     pub listen: SocketAddr,
     pub webhook_secret_file: Option<PathBuf>,
+    pub webhook_secret_credential: Option<String>,
+    /// Largest webhook body read; GitHub caps its payloads at 25 MB, a push is a few KiB.
+    pub max_webhook_body: u64,
+    /// How long a client may take to send a webhook body.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
 }
 
 impl Default for RawServer {
@@ -193,6 +201,11 @@ impl Default for RawServer {
         Self {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 9315)),
             webhook_secret_file: None,
+            webhook_secret_credential: None,
+            max_webhook_body: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 }

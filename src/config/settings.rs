@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::Ctx;
 use super::error::ConfigError;
 use super::locate::KeyPath;
+use super::resolve::credential;
 use super::schema::{RawServer, RawState, RawSync};
 use super::secret::Secret;
 
@@ -14,9 +15,27 @@ use super::secret::Secret;
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
     pub listen: SocketAddr,
-    /// Shared secret that webhook deliveries are signed with; `None` disables `/webhook`.
+    /// Shared secret of every forge's webhooks: the HMAC key of GitHub's and Gitea's
+    /// signatures, GitLab's token. `None` disables `/webhook` (it answers 404).
     pub webhook_secret: Option<Secret>,
+    /// Largest webhook body read, in bytes; a larger one is refused with 413.
+    pub max_webhook_body: usize,
+    /// How long a client may take to send a webhook body.
+    pub request_timeout: Duration,
+    /// Serve HTTPS with this certificate and key; `None` serves plain HTTP.
+    pub tls: Option<ServerTls>,
 }
+
+/// `tls_cert_file` and `tls_key_file`: PEM files read when the server starts.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    /// The certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+/// Bounds of `max_webhook_body`: a push payload is a few KiB; GitHub caps payloads at 25 MB.
+const WEBHOOK_BODY_RANGE: std::ops::RangeInclusive<u64> = 1024..=64 * 1024 * 1024;
 
 /// `[state]`: where the bare mirrors and the record of applied jobs live.
 #[derive(Debug, Clone)]
@@ -37,20 +56,59 @@ pub struct SyncSettings {
 }
 
 pub(super) fn server(raw: &RawServer, cx: &Ctx) -> Result<ServerSettings, ConfigError> {
-    let webhook_secret = match &raw.webhook_secret_file {
-        Some(path) if path.as_os_str().is_empty() => {
-            let key = KeyPath::root("server").key("webhook_secret_file");
-            return Err(cx.invalid(
-                &key,
-                "must not be empty; remove the key to disable /webhook",
-            ));
+    let key = KeyPath::root("server");
+    let path = |name: &str, value: Option<&PathBuf>| match value {
+        Some(p) if p.as_os_str().is_empty() => Err(cx.invalid(&key.key(name), "must not be empty")),
+        Some(p) => Ok(Some(cx.file_path(p))),
+        None => Ok(None),
+    };
+    let file = path("webhook_secret_file", raw.webhook_secret_file.as_ref())?;
+    let credential_key = key.key("webhook_secret_credential");
+    let webhook_secret = match (file, &raw.webhook_secret_credential) {
+        (Some(_), Some(_)) => {
+            let message = "set webhook_secret_file or webhook_secret_credential, not both";
+            return Err(cx.invalid(&credential_key, message));
         }
-        Some(path) => Some(Secret::file(cx.file_path(path))),
-        None => None,
+        (Some(file), None) => Some(Secret::file(file)),
+        (None, Some(name)) => Some(credential(
+            cx,
+            &credential_key,
+            name,
+            "webhook_secret_file",
+        )?),
+        (None, None) => None,
+    };
+    if !WEBHOOK_BODY_RANGE.contains(&raw.max_webhook_body) {
+        let message = format!(
+            "must be between {} and {} bytes",
+            WEBHOOK_BODY_RANGE.start(),
+            WEBHOOK_BODY_RANGE.end()
+        );
+        return Err(cx.invalid(&key.key("max_webhook_body"), message));
+    }
+    if raw.request_timeout.is_zero() {
+        return Err(cx.invalid(&key.key("request_timeout"), "must be greater than zero"));
+    }
+    let cert = path("tls_cert_file", raw.tls_cert_file.as_ref())?;
+    let tls = match (cert, path("tls_key_file", raw.tls_key_file.as_ref())?) {
+        (Some(cert_file), Some(key_file)) => Some(ServerTls {
+            cert_file,
+            key_file,
+        }),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(cx.invalid(&key.key("tls_key_file"), "missing: tls_cert_file needs it"));
+        }
+        (None, Some(_)) => {
+            return Err(cx.invalid(&key.key("tls_cert_file"), "missing: tls_key_file needs it"));
+        }
     };
     Ok(ServerSettings {
         listen: raw.listen,
         webhook_secret,
+        max_webhook_body: usize::try_from(raw.max_webhook_body).unwrap_or(usize::MAX),
+        request_timeout: raw.request_timeout,
+        tls,
     })
 }
 

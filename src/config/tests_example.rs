@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use super::schema::{DEFAULT_BRANCH, RawCluster, RawConfig, RawSource, RawSync};
+use super::schema::{DEFAULT_BRANCH, RawCluster, RawConfig, RawServer, RawSource, RawSync};
 use super::*;
 
 const MINIMAL: &str = "[[source]]\nname = \"a\"\nurl = \"https://git.example.com/a.git\"\n";
@@ -24,15 +24,19 @@ fn example_parses_as_the_demo_setup() {
         Config::load_with(&example_path(), &Env::default()).unwrap_or_else(|e| panic!("{e}"));
     let nomad = config.cluster(DEFAULT_CLUSTER).expect("default cluster");
     assert_eq!(nomad.address.as_str(), "http://127.0.0.1:4646/");
-    let [source] = config.sources.as_slice() else {
-        panic!("one source expected")
-    };
-    assert_eq!(source.name, "example");
-    assert_eq!(source.paths, ["*.nomad.hcl"]);
     let dir = std::path::absolute(example_path())
         .ok()
         .and_then(|p| p.parent().map(Path::to_owned));
-    assert_eq!(Some(source.url.clone()), dir.map(RepoUrl::Local));
+    let [staging, prod] = config.sources.as_slice() else {
+        panic!("two sources expected")
+    };
+    for (source, env) in [(staging, "staging"), (prod, "prod")] {
+        assert_eq!(source.name, env);
+        assert_eq!(source.paths, [format!("jobs/{env}/**/*.nomad.hcl")]);
+        assert_eq!(source.namespace.as_deref(), Some(env));
+        assert_eq!(source.var_files, [format!("vars/{env}.hcl")]);
+        assert_eq!(Some(source.url.clone()), dir.clone().map(RepoUrl::Local));
+    }
 }
 
 /// The example with every `# key = value` and `# [table]` line uncommented.
@@ -134,11 +138,13 @@ fn example_shows_the_real_defaults() {
         raw.server.listen,
         "127.0.0.1:9315".parse::<SocketAddr>().expect("addr")
     );
+    let server = |s: &RawServer| (s.max_webhook_body, s.request_timeout);
+    assert_eq!(server(&raw.server), server(&RawServer::default()));
 
     let minimal: RawConfig = toml::from_str(MINIMAL).unwrap_or_else(|e| panic!("{e}"));
     let knobs = |s: &RawSource| {
         let flags = (s.prune, s.self_heal, s.auto_promote, s.rollback_on_failure);
-        let lists = (s.cluster.clone(), s.exclude.clone(), s.var_files.clone());
+        let lists = (s.cluster.clone(), s.exclude.clone());
         (
             s.poll,
             s.max_prune_fraction,

@@ -137,6 +137,17 @@ async fn run(env: Env, action: Action, prepared: Option<Prepared>) -> Done {
 
 /// Renders through Nomad, checks the policy, applies, and follows what was registered.
 async fn deploy(env: &Env, action: &Action, prepared: &Prepared, intent: Intent) -> Done {
+    if env.ctx.shutdown.is_cancelled() {
+        let report = report(
+            action,
+            Status::Pending,
+            "not started: drover is shutting down",
+        );
+        return Done {
+            report,
+            render_failed: false,
+        };
+    }
     let key = prepared.key();
     let client = env.client.in_namespace(key.namespace.clone());
     let rendered = match render::render(&client, prepared, Some(&env.commit)).await {
@@ -237,7 +248,13 @@ async fn apply_and_track(
                 auto_promote: env.source.auto_promote || wants_auto_promote(&rendered.job),
                 rollback_on_failure: env.source.rollback_on_failure,
             };
-            let tracked = track::follow(client, &rendered.id, &eval_id, settings).await?;
+            // A registration runs to its end; following it does not hold up a shutdown.
+            let tracked = tokio::select! {
+                tracked = track::follow(client, &rendered.id, &eval_id, settings) => tracked?,
+                () = env.ctx.shutdown.cancelled() => {
+                    return Ok((Status::Submitted, format!("registered ({summary}); shutting down before its deployment ended")));
+                }
+            };
             let status = match &tracked.outcome {
                 o if o.converged() => Status::Synced,
                 Outcome::AwaitingPromotion => Status::Pending,
@@ -319,6 +336,13 @@ async fn prune(env: &Env, action: Action, render_failed: bool) -> JobReport {
             &action,
             Status::Blocked,
             "its file left Git, but a file failed to render during this pass; not pruned",
+        );
+    }
+    if env.ctx.shutdown.is_cancelled() {
+        return report(
+            &action,
+            Status::Pending,
+            "not pruned: drover is shutting down",
         );
     }
     match env

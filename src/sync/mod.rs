@@ -22,7 +22,7 @@ pub use prepare::join as join_errors;
 pub use report::{JobReport, PassReport, Status};
 
 use crate::config::Source;
-use crate::nomad::{Client, Query};
+use crate::nomad::{Client, ObserveFn, Query};
 use crate::reconcile::{self, ActionKind};
 use crate::source::Mirror;
 use crate::state::{LiveJob, PassRecord, State, Store};
@@ -46,6 +46,8 @@ pub struct Context {
     pub max_parallel: usize,
     pub drift_interval: Duration,
     pub shutdown: CancellationToken,
+    /// Told of every Nomad request (for the metrics), when set.
+    pub observer: Option<Arc<ObserveFn>>,
 }
 
 impl Context {
@@ -68,13 +70,11 @@ impl Context {
 
 /// One pass over `source`.
 pub async fn pass(source: &Source, mirror: &Mirror, ctx: &Context, options: Options) -> PassReport {
-    let mut report = PassReport {
-        source: source.name.clone(),
-        commit: None,
-        jobs: Vec::new(),
-        error: None,
-    };
-    let fetched = match mirror.fetch_async(&ctx.shutdown).await {
+    let mut report = PassReport::new(&source.name);
+    let started = std::time::Instant::now();
+    let fetched = mirror.fetch_async(&ctx.shutdown).await;
+    report.fetch_duration = Some(started.elapsed());
+    let fetched = match fetched {
         Ok(fetched) => fetched,
         Err(e) => {
             report.error = Some(format!(
@@ -87,7 +87,10 @@ pub async fn pass(source: &Source, mirror: &Mirror, ctx: &Context, options: Opti
     let commit = fetched.commit.to_string();
     report.commit = Some(commit.clone());
     let client = match Client::new(&source.cluster) {
-        Ok(c) => c,
+        Ok(c) => match &ctx.observer {
+            Some(o) => c.with_observer(o.clone()),
+            None => c,
+        },
         Err(e) => {
             report.error = Some(e.to_string());
             return report;

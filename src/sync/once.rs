@@ -29,17 +29,13 @@ pub async fn run(config: &Config, options: Options) -> anyhow::Result<ExitCode> 
         max_parallel: config.sync.max_parallel,
         drift_interval: config.sync.drift_interval,
         shutdown: CancellationToken::new(),
+        observer: None,
     };
     let mut reports = Vec::new();
     for source in &config.sources {
         let report = match Mirror::open(source, &config.state.dir) {
             Ok(mirror) => super::pass(source, &mirror, &ctx, options).await,
-            Err(e) => PassReport {
-                source: source.name.clone(),
-                commit: None,
-                jobs: Vec::new(),
-                error: Some(e.to_string()),
-            },
+            Err(e) => PassReport::failed(&source.name, e.to_string()),
         };
         print(&report);
         reports.push(report);

@@ -75,9 +75,29 @@ pub struct PassReport {
     pub jobs: Vec<JobReport>,
     /// The pass could not run (fetch failed, Nomad unreachable): exit code 2.
     pub error: Option<String>,
+    /// How long the fetch took, when there was one.
+    pub fetch_duration: Option<std::time::Duration>,
 }
 
 impl PassReport {
+    pub fn new(source: &str) -> Self {
+        Self {
+            source: source.to_owned(),
+            commit: None,
+            jobs: Vec::new(),
+            error: None,
+            fetch_duration: None,
+        }
+    }
+
+    /// A pass that could not run at all.
+    pub fn failed(source: &str, error: impl Into<String>) -> Self {
+        Self {
+            error: Some(error.into()),
+            ..Self::new(source)
+        }
+    }
+
     pub fn converged(&self) -> bool {
         self.error.is_none() && !self.jobs.iter().any(|j| j.status.is_problem())
     }

@@ -6,7 +6,7 @@ use common::sim;
 use serde_json::json;
 
 fn example(name: &str) -> String {
-    let path = format!("{}/../../jobs-example/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

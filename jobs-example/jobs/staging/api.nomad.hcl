@@ -1,0 +1,85 @@
+# Staging's API: the same job as jobs/prod/api.nomad.hcl in the staging namespace, with
+# vars/staging.hcl's version (a release candidate) and log level.
+variable "datacenters" {
+  type    = list(string)
+  default = ["dc1"]
+}
+
+variable "api_version" {
+  type    = string
+  default = "1.4.2"
+}
+
+variable "api_count" {
+  type    = number
+  default = 2
+}
+
+variable "log_level" {
+  type    = string
+  default = "info"
+}
+
+locals {
+  image = "ghcr.io/example/api:${var.api_version}"
+}
+
+job "api" {
+  namespace   = "staging"
+  datacenters = var.datacenters
+
+  group "api" {
+    count = var.api_count
+
+    network {
+      port "http" {}
+    }
+
+    update {
+      max_parallel     = 1
+      canary           = 1
+      auto_promote     = true
+      min_healthy_time = "5s"
+    }
+
+    service {
+      name     = "api"
+      port     = "http"
+      provider = "nomad"
+
+      check {
+        type     = "http"
+        path     = "/health"
+        interval = "10s"
+        timeout  = "2s"
+      }
+    }
+
+    task "api" {
+      driver = "docker"
+
+      config {
+        image = local.image
+        ports = ["http"]
+      }
+
+      env {
+        LISTEN_ADDR = "0.0.0.0:${NOMAD_PORT_http}"
+      }
+
+      template {
+        destination = "local/api.env"
+        env         = true
+        data        = <<-EOT
+          DATACENTER={{ env "node.datacenter" }}
+          LOG_LEVEL=${var.log_level}
+        EOT
+      }
+
+      resources {
+        cpu    = 200
+        memory = 256
+      }
+    }
+  }
+}

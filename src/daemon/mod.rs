@@ -1,0 +1,297 @@
+//! `drover run`: the long-running agent. One loop per source (see `source_loop`), the HTTP
+//! endpoints, systemd notifications, configuration reloads (`SIGHUP` or a change of the file)
+//! and one shutdown authority: a root cancellation token and a task tracker. On `SIGTERM` or
+//! `SIGINT` it stops taking triggers, lets registrations in flight finish and record their
+//! state, drops blocking queries and fetches, and exits 0 within `shutdown_timeout`.
+//!
+//! Owns the wiring only; each pass is `sync::pass`.
+
+mod reload;
+mod source_loop;
+mod supervisor;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, Source, SyncSettings};
+use crate::metrics::Metrics;
+use crate::nomad::Client;
+use crate::notify::Notifier;
+use crate::state::{State, Store};
+use crate::status::{Board, JobState};
+use crate::sync::{self, PassReport, Status};
+use crate::trigger::Reason;
+use supervisor::Supervisor;
+
+/// How long the start-up check waits for each Nomad cluster.
+const NOMAD_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every loop shares.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    board: Board,
+    metrics: Arc<Metrics>,
+    notifier: Arc<Notifier>,
+    state: Arc<Mutex<State>>,
+    store: Arc<Store>,
+    state_dir: PathBuf,
+    sync: SyncSettings,
+}
+
+impl Shared {
+    fn sync_context(&self, cancel: CancellationToken) -> sync::Context {
+        sync::Context {
+            state: self.state.clone(),
+            store: self.store.clone(),
+            max_parallel: self.sync.max_parallel,
+            drift_interval: self.sync.drift_interval,
+            shutdown: cancel,
+            observer: Some(self.observer()),
+        }
+    }
+
+    /// Times every Nomad request into the metrics.
+    fn observer(&self) -> Arc<crate::nomad::ObserveFn> {
+        let metrics = self.metrics.clone();
+        Arc::new(move |call: &str, code: u16, took: Duration| {
+            metrics.nomad_request(call, code, took)
+        })
+    }
+
+    /// Publishes a finished pass: status board, metrics, logs and systemd's `STATUS=`.
+    fn pass_finished(&self, source: &Source, report: &PassReport, took: Duration) {
+        let source_state = self
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .source(&source.name)
+            .clone();
+        self.board.pass_finished(report, &source_state);
+        let result = if report.error.is_some() {
+            "error"
+        } else if report.converged() {
+            "converged"
+        } else {
+            "problems"
+        };
+        self.metrics.pass_finished(&source.name, result, took);
+        if let Some(fetch) = report.fetch_duration {
+            self.metrics.fetch_finished(&source.name, fetch);
+        }
+        self.metrics.jobs(&self.board.job_counts());
+        for job in &report.jobs {
+            let name = job
+                .job
+                .as_ref()
+                .map_or_else(|| job.path.clone(), ToString::to_string);
+            self.metrics.job_drift(&name, job.status == Status::Drifted);
+            let deployment = match job.status {
+                Status::Synced => Some("successful"),
+                Status::Failed => Some("failed"),
+                Status::Pending => Some("awaiting_promotion"),
+                _ => None,
+            };
+            if let Some(d) = deployment {
+                self.metrics.deployment_finished(d);
+            }
+        }
+        match &report.error {
+            Some(e) => {
+                tracing::warn!(source = %source.name, error = %e, "pass failed; keeping what runs")
+            }
+            None => {
+                tracing::info!(source = %source.name, commit = report.commit.as_deref().unwrap_or("-"), summary = %report.summary(), "pass finished")
+            }
+        }
+        self.notifier.status(&self.status_line());
+    }
+
+    /// One line for `STATUS=`: jobs per state over every source.
+    fn status_line(&self) -> String {
+        let counts = self.board.job_counts();
+        let parts: Vec<String> = counts
+            .iter()
+            .map(|(state, n)| format!("{n} {}", state.as_str()))
+            .collect();
+        let failing = counts.get(&JobState::Failed).copied().unwrap_or(0);
+        format!(
+            "{} jobs: {}{}",
+            counts.values().sum::<u64>(),
+            parts.join(", "),
+            if failing > 0 { " (see /status)" } else { "" }
+        )
+    }
+}
+
+/// Runs the daemon with `config` (loaded from `config_path`, which is watched for changes)
+/// until a termination signal; the exit code is 0 after a clean shutdown.
+pub fn run(config_path: &Path, config: Config) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(daemon(config_path.to_owned(), config))
+}
+
+async fn daemon(path: PathBuf, config: Config) -> anyhow::Result<ExitCode> {
+    let store = Store::new(&config.state.dir);
+    let loaded = store.load().context("cannot read the state")?;
+    if let Some(warning) = &loaded.warning {
+        tracing::warn!(%warning, "state file unusable; starting from Nomad's ownership meta");
+    }
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (server.listen)", config.server.listen))?;
+    check_nomad(&config).await;
+    let notifier = Arc::new(Notifier::from_env());
+    let shared = Shared {
+        board: Board::new(),
+        metrics: Arc::new(Metrics::new()),
+        notifier: notifier.clone(),
+        state: Arc::new(Mutex::new(loaded.state)),
+        store: Arc::new(store),
+        state_dir: config.state.dir.clone(),
+        sync: config.sync.clone(),
+    };
+    let root = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let shutdown_timeout = config.sync.shutdown_timeout;
+    let (config_tx, config_rx) = watch::channel(Arc::new(config.clone()));
+    let (triggers_tx, mut triggers) = mpsc::unbounded_channel();
+    let serve_ctx = crate::serve::ServeContext {
+        board: shared.board.clone(),
+        metrics: shared.metrics.clone(),
+        config: config_rx,
+        triggers: triggers_tx,
+    };
+    let serve_token = root.child_token();
+    tracker.spawn(async move {
+        if let Err(e) = crate::serve::serve(listener, serve_ctx, serve_token).await {
+            tracing::error!(error = %e, "the HTTP endpoint stopped");
+        }
+    });
+    let mut supervisor = Supervisor::new(shared.clone(), root.clone(), tracker.clone());
+    supervisor.apply(&config);
+    notifier.ready();
+    tracing::info!(sources = config.sources.len(), listen = %config.server.listen, "drover is running");
+    tracker.spawn(watchdog(shared.clone(), root.child_token()));
+
+    let mut reloads = reload::watch(&path);
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    loop {
+        tokio::select! {
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+            _ = hangup.recv() => reload(&path, &mut supervisor, &config_tx, &notifier),
+            Some(()) = reloads.changed() => reload(&path, &mut supervisor, &config_tx, &notifier),
+            Some(t) = triggers.recv() => supervisor.trigger(t),
+        }
+    }
+    notifier.stopping();
+    tracing::info!(
+        timeout_s = shutdown_timeout.as_secs(),
+        "shutting down: finishing registrations in flight"
+    );
+    root.cancel();
+    tracker.close();
+    if tokio::time::timeout(shutdown_timeout, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown_timeout reached with work still running; exiting anyway");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads the configuration again; a broken file is rejected and the running one kept.
+fn reload(
+    path: &Path,
+    supervisor: &mut Supervisor,
+    config_tx: &watch::Sender<Arc<Config>>,
+    notifier: &Notifier,
+) {
+    notifier.reloading();
+    match Config::load(path).and_then(|c| c.verify_secrets().map(|()| c)) {
+        Ok(config) => {
+            if config.server.listen != config_tx.borrow().server.listen {
+                tracing::warn!(
+                    "server.listen changed; the new address takes effect after a restart"
+                );
+            }
+            supervisor.apply(&config);
+            supervisor.trigger_all(Reason::Reload);
+            config_tx.send_replace(Arc::new(config));
+            tracing::info!("configuration reloaded");
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "configuration reload rejected; the running configuration stays")
+        }
+    }
+    notifier.ready();
+}
+
+/// Says whether each cluster answers; a daemon that cannot reach Nomad says so, and keeps
+/// trying in its loops.
+async fn check_nomad(config: &Config) {
+    let clusters: BTreeSet<&str> = config
+        .sources
+        .iter()
+        .map(|s| s.cluster.name.as_str())
+        .collect();
+    for name in clusters {
+        let Some(cluster) = config.cluster(name) else {
+            continue;
+        };
+        let answer = match Client::new(cluster) {
+            Ok(client) => tokio::time::timeout(NOMAD_CHECK_TIMEOUT, client.status_leader()).await,
+            Err(e) => {
+                tracing::error!(cluster = name, error = %e, "cannot set up the Nomad client");
+                continue;
+            }
+        };
+        match answer {
+            Ok(Ok(Some(leader))) => {
+                tracing::info!(cluster = name, address = %cluster.address, %leader, "Nomad answers")
+            }
+            Ok(Ok(None)) => {
+                tracing::warn!(cluster = name, address = %cluster.address, "Nomad answers but has no leader")
+            }
+            Ok(Err(e)) => {
+                tracing::error!(cluster = name, address = %cluster.address, error = %e, "cannot reach Nomad; will keep trying")
+            }
+            Err(_) => {
+                tracing::error!(cluster = name, address = %cluster.address, "Nomad did not answer in time; will keep trying")
+            }
+        }
+    }
+}
+
+/// Pings systemd's watchdog while the loops make progress (never from a timer alone).
+async fn watchdog(shared: Shared, cancel: CancellationToken) {
+    let Some(every) = shared.notifier.watchdog_interval() else {
+        return;
+    };
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            () = cancel.cancelled() => return,
+        }
+        match shared.board.health() {
+            Ok(()) => shared.notifier.watchdog(),
+            Err(stuck) => {
+                tracing::warn!(reasons = ?stuck, "loops not making progress; withholding the watchdog ping")
+            }
+        }
+    }
+}
