@@ -16,8 +16,22 @@ use drover::source::Mirror;
 use git::daemon::Daemon;
 use git::repo::Repo;
 
-const FILES: usize = 5_000;
-const COMMITS: usize = 500;
+/// The repository's size: 5,000 files and 500 commits, or smaller for CI's smoke run
+/// (`DROVER_BENCH_FILES`, `DROVER_BENCH_COMMITS`).
+fn size(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn files() -> usize {
+    size("DROVER_BENCH_FILES", 5_000)
+}
+
+fn commits() -> usize {
+    size("DROVER_BENCH_COMMITS", 500)
+}
 const RUNS: usize = 3;
 const JOBS: &str = "paths = [\"jobs/**/*.nomad.hcl\"]\n";
 
@@ -35,7 +49,8 @@ fn main() {
 
     let (ours, theirs) = (median(|| drover_clone(&url)), median(|| git_clone(&url)));
     println!(
-        "(a) clone + list {FILES} files: drover {ours:?}, git {theirs:?}, ratio {:.2}",
+        "(a) clone + list {} files: drover {ours:?}, git {theirs:?}, ratio {:.2}",
+        files(),
         ratio(ours, theirs)
     );
 
@@ -99,20 +114,22 @@ fn main() {
 fn build_repo() -> Repo {
     let started = Instant::now();
     let repo = Repo::new();
-    for i in 0..FILES {
+    for i in 0..files() {
         repo.write(
             &format!("jobs/d{:02}/job{i}.nomad.hcl", i % 50),
             &format!("job \"job{i}\" {{}}\n"),
         );
     }
     repo.commit("jobs");
-    for i in 1..COMMITS {
+    for i in 1..commits() {
         let path = format!("jobs/d{:02}/job{i}.nomad.hcl", i % 50);
         repo.write(&path, &format!("job \"job{i}\" {{ version = {i} }}\n"));
         repo.git(&["commit", "-q", "-a", "-m", "change"]);
     }
     eprintln!(
-        "built {FILES} files, {COMMITS} commits in {:?}",
+        "built {} files, {} commits in {:?}",
+        files(),
+        commits(),
         started.elapsed()
     );
     repo
@@ -125,7 +142,7 @@ fn drover_clone(url: &str) -> Duration {
         let fetched = mirror.fetch(&AtomicBool::new(false)).expect("fetch");
         assert_eq!(
             mirror.snapshot(fetched.commit).expect("list").files.len(),
-            FILES
+            files()
         );
     })
 }
@@ -135,7 +152,7 @@ fn git_clone(url: &str) -> Duration {
     timed(|| {
         git::repo::git(dir.path(), &["clone", "-q", "--bare", url, "m.git"]);
         let listing = git::repo::git(&dir.path().join("m.git"), &["ls-tree", "-r", "main"]);
-        assert_eq!(listing.lines().count(), FILES);
+        assert_eq!(listing.lines().count(), files());
     })
 }
 

@@ -114,12 +114,15 @@ pub enum Command {
     /// Without `--nomad-addr` the jobs go to a Nomad simulator started inside drover (like
     /// `nomad agent -dev`), so the demo runs on any machine.
     Demo {
-        /// Directory of job files to sync.
+        /// The example to run: job files and the `drover.toml` that syncs them.
         #[arg(long, default_value = "jobs-example")]
-        jobs: PathBuf,
+        example: PathBuf,
         /// A real Nomad to sync into instead of the built-in simulator (also `NOMAD_ADDR`).
         #[arg(long, env = "NOMAD_ADDR")]
         nomad_addr: Option<String>,
+        /// Where the HTTP endpoint (status, metrics, webhook) listens.
+        #[arg(long, default_value = "127.0.0.1:9315")]
+        listen: std::net::SocketAddr,
     },
 }
 
@@ -144,7 +147,15 @@ pub fn main(cli: Cli) -> ExitCode {
             };
             crate::validate::run(&options)
         }
-        Command::Demo { jobs, nomad_addr } => crate::demo::run(&jobs, nomad_addr.as_deref()),
+        Command::Demo {
+            example,
+            nomad_addr,
+            listen,
+        } => crate::demo::run(&crate::demo::Options {
+            example,
+            nomad_addr,
+            listen,
+        }),
         Command::Sync {
             once: _,
             detach,

@@ -44,8 +44,17 @@ fn a_configuration_that_does_not_load_is_exit_code_2() {
         let mut args = command.to_vec();
         args.extend(["--config", "/nonexistent/drover.toml"]);
         let o = drover(&args);
-        assert_eq!(o.status.code(), Some(2), "drover {command:?}: {}", stderr(&o));
-        assert!(stderr(&o).contains("/nonexistent/drover.toml"), "{}", stderr(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "drover {command:?}: {}",
+            stderr(&o)
+        );
+        assert!(
+            stderr(&o).contains("/nonexistent/drover.toml"),
+            "{}",
+            stderr(&o)
+        );
     }
 }
 
@@ -74,26 +83,83 @@ fn validate_accepts_the_example_and_rejects_a_bad_file() {
     );
 }
 
+/// The README's first command: the demo starts, syncs every example job into the built-in
+/// simulator, answers `/status`, and stops cleanly on SIGTERM.
 #[test]
-fn demo_syncs_the_example_jobs_into_the_simulator() {
-    let o = drover(&["demo"]);
-    let out = stdout(&o);
-    assert!(o.status.success(), "{out}\n{}", stderr(&o));
-    for job in [
-        "staging/web",
-        "prod/web",
-        "prod/api",
-        "prod/migrate",
-        "prod/cleanup",
-    ] {
-        assert!(out.contains(job), "demo reports {job}:\n{out}");
+fn demo_syncs_the_example_jobs_and_serves_status() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_drover"))
+        .args(["demo", "--listen", &format!("127.0.0.1:{port}")])
+        .env_remove("NOMAD_ADDR")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("demo starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut synced = Vec::new();
+    while std::time::Instant::now() < deadline && synced.len() < 7 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let Some(doc) = get_json(port, "/status") else {
+            continue;
+        };
+        synced = doc["sources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s["jobs"].as_array().cloned().unwrap_or_default())
+            .filter(|j| j["state"] == "synced")
+            .map(|j| {
+                format!(
+                    "{}/{}",
+                    j["namespace"].as_str().unwrap_or(""),
+                    j["id"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
     }
-    assert!(
-        out.contains("successful"),
-        "deployments are followed to the end:\n{out}"
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().expect("demo exits");
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    synced.sort();
+    assert_eq!(
+        synced,
+        [
+            "prod/api",
+            "prod/cleanup",
+            "prod/migrate",
+            "prod/web",
+            "staging/api",
+            "staging/migrate",
+            "staging/web"
+        ],
+        "{out}"
     );
     assert!(
-        out.contains("second pass: 7 unchanged"),
-        "a second pass submits nothing:\n{out}"
+        out.contains(&format!("http://127.0.0.1:{port}/status")),
+        "the demo says where to look: {out}"
     );
+    assert_eq!(status.code(), Some(0), "a clean stop");
+}
+
+/// A plain HTTP GET on loopback, without a client library.
+fn get_json(port: u16, path: &str) -> Option<serde_json::Value> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let body = response.split_once("\r\n\r\n")?.1;
+    serde_json::from_str(body).ok()
 }

@@ -332,21 +332,32 @@ async fn a_daemon_that_cannot_reach_nomad_says_so_and_is_not_ready() {
     daemon.wait_exit();
     let log = daemon._dir.path().join("drover.log");
     let mut command = Command::new(env!("CARGO_BIN_EXE_drover"));
-    command.args(["run", "--config"]).arg(&daemon.config).stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap());
+    command
+        .args(["run", "--config"])
+        .arg(&daemon.config)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
     daemon.child = command.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut readyz = None;
     while Instant::now() < deadline {
         if let Some((503, body)) = daemon.get("/readyz").await {
             readyz = Some(body);
-            if std::fs::read_to_string(&log).unwrap_or_default().contains("cannot reach Nomad") {
+            if std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("cannot reach Nomad")
+            {
                 break;
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(readyz.expect("readyz answered 503").contains("Nomad"));
-    assert!(std::fs::read_to_string(&log).unwrap().contains("cannot reach Nomad"));
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("cannot reach Nomad")
+    );
     daemon.signal("TERM");
     assert_eq!(daemon.wait_exit(), Some(0));
 }

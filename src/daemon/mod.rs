@@ -93,6 +93,9 @@ impl Shared {
                 .job
                 .as_ref()
                 .map_or_else(|| job.path.clone(), ToString::to_string);
+            if job.status != Status::Unchanged {
+                tracing::info!(source = %source.name, job = %name, status = ?job.status, detail = %job.detail, "job");
+            }
             self.metrics.job_drift(&name, job.status == Status::Drifted);
             let deployment = match job.status {
                 Status::Synced => Some("successful"),
@@ -138,10 +141,11 @@ pub fn run(config_path: &Path, config: Config) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(daemon(config_path.to_owned(), config))
+    runtime.block_on(serve_config(config_path.to_owned(), config))
 }
 
-async fn daemon(path: PathBuf, config: Config) -> anyhow::Result<ExitCode> {
+/// The daemon on the current runtime (`drover demo` runs its simulator on the same one).
+pub async fn serve_config(path: PathBuf, config: Config) -> anyhow::Result<ExitCode> {
     let store = Store::new(&config.state.dir);
     let loaded = store.load().context("cannot read the state")?;
     if let Some(warning) = &loaded.warning {
