@@ -125,7 +125,7 @@ async fn one_pass(
     cancel: &CancellationToken,
     reason: Reason,
 ) -> PassReport {
-    let span = tracing::info_span!("pass", source = %source.name, trigger = reason.as_str());
+    let span = tracing::info_span!("pass", source = %source.name, trigger = reason.as_str(), commit = tracing::field::Empty);
     let started = Instant::now();
     let ctx = shared.sync_context(cancel.clone());
     let report = sync::pass(source, mirror, &ctx, Options::default())

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use tracing::Instrument;
+
 use super::prepare::PreparedSet;
 use super::{Context, JobReport, Options, Status};
 use crate::apply::{self, Applied, Intent, Submit};
@@ -76,7 +78,12 @@ pub(super) async fn execute(inputs: Inputs<'_>) -> Vec<JobReport> {
         .collect();
     let max = env.ctx.max_parallel;
     let done = apply::bounded(work, max, |(action, prepared)| {
-        run(env.clone(), action, prepared)
+        let what = action
+            .job
+            .as_ref()
+            .map_or_else(|| action.path.clone(), ToString::to_string);
+        let span = tracing::info_span!("job", job = %what, path = %action.path);
+        run(env.clone(), action, prepared).instrument(span)
     })
     .await;
     let render_failed = done.iter().any(|d| d.render_failed);

@@ -86,6 +86,7 @@ pub async fn pass(source: &Source, mirror: &Mirror, ctx: &Context, options: Opti
     };
     let commit = fetched.commit.to_string();
     report.commit = Some(commit.clone());
+    tracing::Span::current().record("commit", commit.as_str());
     let client = match Client::new(&source.cluster) {
         Ok(c) => match &ctx.observer {
             Some(o) => c.with_observer(o.clone()),
