@@ -17,6 +17,7 @@
 //!   and `drover status`, its client.
 //! - [`metrics`]: the Prometheus metrics the daemon records and `/metrics` shows.
 //! - [`sync`]: one pass over one source, stage by stage.
+//! - [`leader`]: high availability: the leader election over a Nomad variable lock, the fence.
 //! - [`daemon`]: `drover run`: the source loops, reloads, signals, shutdown.
 //! - [`notify`]: systemd's notification socket: READY, RELOADING, STOPPING, STATUS, WATCHDOG.
 //! - [`cli`]: the command line; `main.rs` only calls into it.
@@ -30,6 +31,7 @@ pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod diff;
+pub mod leader;
 pub mod metrics;
 pub mod nomad;
 pub mod notify;

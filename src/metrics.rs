@@ -86,6 +86,8 @@ pub struct Metrics {
     drift: Family<JobLabels, Gauge>,
     deployments: Family<DeploymentLabels, Counter>,
     nomad_requests: Histograms<RequestLabels>,
+    leader: Gauge,
+    leader_changes: Counter,
 }
 
 impl Default for Metrics {
@@ -121,7 +123,11 @@ impl Metrics {
             drift: Family::default(),
             deployments: Family::default(),
             nomad_requests: Family::new_with_constructor(request_buckets),
+            // Without high availability every instance leads; the election sets it otherwise.
+            leader: Gauge::default(),
+            leader_changes: Counter::default(),
         };
+        metrics.leader.set(1);
         metrics.register();
         metrics
     }
@@ -163,6 +169,16 @@ impl Metrics {
             "nomad_request_duration_seconds",
             "Nomad API requests (each attempt) by call and HTTP status (0: no response)",
             self.nomad_requests.clone(),
+        );
+        r.register(
+            "leader",
+            "1 while this instance holds the leader lock and applies; 0 for a follower",
+            self.leader.clone(),
+        );
+        r.register(
+            "leader_changes",
+            "Times this instance became leader or stopped being one",
+            self.leader_changes.clone(),
         );
         let version = env!("CARGO_PKG_VERSION").to_owned();
         r.register(
@@ -243,6 +259,16 @@ impl Metrics {
             .observe(duration.as_secs_f64());
     }
 
+    /// Whether this instance leads (high availability).
+    pub fn leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
+    }
+
+    /// This instance's role changed (to leader or away from it).
+    pub fn leader_changed(&self) {
+        self.leader_changes.inc();
+    }
+
     /// Every metric in the Prometheus text format ([`CONTENT_TYPE`]).
     pub fn encode(&self) -> String {
         let mut out = String::new();
@@ -277,6 +303,8 @@ mod tests {
         m.job_drift("prod/db", false);
         m.deployment_finished("successful");
         m.nomad_request("plan", 200, Duration::from_millis(20));
+        m.leader(false);
+        m.leader_changed();
         let text = m.encode();
         for line in [
             "drover_source_sync_total{source=\"web\",result=\"converged\"} 1",
@@ -287,6 +315,8 @@ mod tests {
             "drover_deployments_total{status=\"successful\"} 1",
             "drover_nomad_request_duration_seconds_count{endpoint=\"plan\",code=\"200\"} 1",
             "drover_source_pass_duration_seconds_count{source=\"web\"} 2",
+            "drover_leader 0",
+            "drover_leader_changes_total 1",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Serialize;
 
 use crate::config::{RepoUrl, Revision, Source};
+use crate::leader::Holder;
 use crate::state::SourceState;
 use crate::sync::{PassReport, Status};
 use crate::track::Outcome;
@@ -87,6 +88,8 @@ pub struct Document {
     pub version: &'static str,
     /// `leader` or `follower` (always `leader` without high availability).
     pub role: String,
+    /// Who leads (hostname, instance, since), with high availability on and when known.
+    pub leader: Option<Holder>,
     pub sources: Vec<SourceStatus>,
 }
 
@@ -97,6 +100,7 @@ pub struct Board(Arc<RwLock<Inner>>);
 #[derive(Debug)]
 struct Inner {
     role: String,
+    leader: Option<Holder>,
     sources: BTreeMap<String, SourceStatus>,
     nomad_answered: Option<Instant>,
 }
@@ -111,6 +115,7 @@ impl Board {
     pub fn new() -> Self {
         let inner = Inner {
             role: "leader".to_owned(),
+            leader: None,
             sources: BTreeMap::new(),
             nomad_answered: None,
         };
@@ -161,8 +166,44 @@ impl Board {
         self.write().sources.remove(name);
     }
 
-    pub fn set_role(&self, role: &str) {
-        self.write().role = role.to_owned();
+    pub fn set_role(&self, role: &str, leader: Option<Holder>) {
+        let mut inner = self.write();
+        inner.role = role.to_owned();
+        inner.leader = leader;
+    }
+
+    pub fn role(&self) -> String {
+        self.read().role.clone()
+    }
+
+    /// Nomad answered a request made outside a pass (a follower's election traffic), which
+    /// counts for readiness.
+    pub fn nomad_answered(&self) {
+        self.write().nomad_answered = Some(Instant::now());
+    }
+
+    /// A follower fetched `report.source` without applying: the loop made progress and the
+    /// mirror is fresh; the jobs keep what was last known of them.
+    pub fn fetched(&self, report: &PassReport) {
+        let mut inner = self.write();
+        let Some(s) = inner.sources.get_mut(&report.source) else {
+            return;
+        };
+        s.passes += 1;
+        s.last_progress = Instant::now();
+        s.last_pass_at = Some(SystemTime::now());
+        s.last_error.clone_from(&report.error);
+        s.last_pass_result = Some(
+            if report.error.is_some() {
+                "error"
+            } else {
+                "fetched"
+            }
+            .to_owned(),
+        );
+        if report.commit.is_some() {
+            s.last_fetched_commit.clone_from(&report.commit);
+        }
     }
 
     /// Records a finished pass (successful or not): the loop made progress.
@@ -202,6 +243,7 @@ impl Board {
         Document {
             version: env!("CARGO_PKG_VERSION"),
             role: inner.role.clone(),
+            leader: inner.leader.clone(),
             sources: inner.sources.values().cloned().collect(),
         }
     }

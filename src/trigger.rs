@@ -16,6 +16,8 @@ pub enum Reason {
     RefWatch,
     Drift,
     Reload,
+    /// This instance became the leader (high availability).
+    Leadership,
 }
 
 impl Reason {
@@ -26,6 +28,7 @@ impl Reason {
             Self::RefWatch => "ref-watch",
             Self::Drift => "drift",
             Self::Reload => "reload",
+            Self::Leadership => "leadership",
         }
     }
 }

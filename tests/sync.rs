@@ -85,6 +85,7 @@ impl World {
             drift_interval: config.sync.drift_interval,
             shutdown: CancellationToken::new(),
             observer: None,
+            fence: None,
         };
         let source = &config.sources[0];
         let mirror = Mirror::open(source, &config.state.dir).expect("mirror");

@@ -4,6 +4,10 @@
 //! `SIGINT` it stops taking triggers, lets registrations in flight finish and record their
 //! state, drops blocking queries and fetches, and exits 0 within `shutdown_timeout`.
 //!
+//! With `[ha]` on, an election (`leader`) decides whether this instance applies: the loops of a
+//! follower only fetch, and becoming leader triggers a pass of every source. On shutdown the
+//! lock is released only after the registrations in flight have finished.
+//!
 //! Owns the wiring only; each pass is `sync::pass`.
 
 mod reload;
@@ -23,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, Source, SyncSettings};
+use crate::leader::{Election, Fence, Role};
 use crate::metrics::Metrics;
 use crate::nomad::Client;
 use crate::notify::Notifier;
@@ -45,6 +50,8 @@ pub(crate) struct Shared {
     store: Arc<Store>,
     state_dir: PathBuf,
     sync: SyncSettings,
+    /// With high availability: raised while this instance leads.
+    fence: Option<Fence>,
 }
 
 impl Shared {
@@ -56,6 +63,7 @@ impl Shared {
             drift_interval: self.sync.drift_interval,
             shutdown: cancel,
             observer: Some(self.observer()),
+            fence: self.fence.clone(),
         }
     }
 
@@ -118,8 +126,19 @@ impl Shared {
         self.notifier.status(&self.status_line());
     }
 
-    /// One line for `STATUS=`: jobs per state over every source.
+    /// Whether this instance may apply now: always, unless high availability makes it a
+    /// follower.
+    fn leads(&self) -> bool {
+        self.fence.as_ref().is_none_or(Fence::holds)
+    }
+
+    /// One line for `STATUS=`: the role with high availability, jobs per state over every source.
     fn status_line(&self) -> String {
+        let role = if self.fence.is_some() {
+            format!("{}; ", self.board.role())
+        } else {
+            String::new()
+        };
         let counts = self.board.job_counts();
         let parts: Vec<String> = counts
             .iter()
@@ -127,7 +146,7 @@ impl Shared {
             .collect();
         let failing = counts.get(&JobState::Failed).copied().unwrap_or(0);
         format!(
-            "{} jobs: {}{}",
+            "{role}{} jobs: {}{}",
             counts.values().sum::<u64>(),
             parts.join(", "),
             if failing > 0 { " (see /status)" } else { "" }
@@ -146,6 +165,11 @@ pub fn run(config_path: &Path, config: Config) -> anyhow::Result<ExitCode> {
 
 /// The daemon on the current runtime (`drover demo` runs its simulator on the same one).
 pub async fn serve_config(path: PathBuf, config: Config) -> anyhow::Result<ExitCode> {
+    // Before anything answers (the HTTP endpoint, READY=1): a SIGTERM sent as soon as the
+    // daemon looks up must not find the default action, which kills without a clean stop.
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
     let store = Store::new(&config.state.dir);
     let loaded = store.load().context("cannot read the state")?;
     if let Some(warning) = &loaded.warning {
@@ -156,14 +180,27 @@ pub async fn serve_config(path: PathBuf, config: Config) -> anyhow::Result<ExitC
         .with_context(|| format!("cannot listen on {} (server.listen)", config.server.listen))?;
     check_nomad(&config).await;
     let notifier = Arc::new(Notifier::from_env());
+    let (board, metrics) = (Board::new(), Arc::new(Metrics::new()));
+    let ha = match &config.ha {
+        Some(settings) => Some(
+            crate::leader::start(settings, board.clone())
+                .context("cannot set up the leader election (ha.cluster)")?,
+        ),
+        None => None,
+    };
+    if ha.is_some() {
+        board.set_role("follower", None);
+        metrics.leader(false);
+    }
     let shared = Shared {
-        board: Board::new(),
-        metrics: Arc::new(Metrics::new()),
+        board,
+        metrics,
         notifier: notifier.clone(),
         state: Arc::new(Mutex::new(loaded.state)),
         store: Arc::new(store),
         state_dir: config.state.dir.clone(),
         sync: config.sync.clone(),
+        fence: ha.as_ref().map(|(_, _, fence)| fence.clone()),
     };
     let root = CancellationToken::new();
     let tracker = TaskTracker::new();
@@ -187,11 +224,18 @@ pub async fn serve_config(path: PathBuf, config: Config) -> anyhow::Result<ExitC
     notifier.ready();
     tracing::info!(sources = config.sources.len(), listen = %config.server.listen, "drover is running");
     tracker.spawn(watchdog(shared.clone(), root.child_token()));
+    // Not under `root`: the lock is released only after the loops have finished.
+    let ha_cancel = CancellationToken::new();
+    let (election, mut roles) = match ha {
+        Some((election, roles, _)) => (
+            Some(tokio::spawn(Election::run(election, ha_cancel.clone()))),
+            Some(roles),
+        ),
+        None => (None, None),
+    };
+    let mut leading = false;
 
     let mut reloads = reload::watch(&path);
-    let mut hangup = signal(SignalKind::hangup())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
     loop {
         tokio::select! {
             _ = terminate.recv() => break,
@@ -199,6 +243,7 @@ pub async fn serve_config(path: PathBuf, config: Config) -> anyhow::Result<ExitC
             _ = hangup.recv() => reload(&path, &mut supervisor, &config_tx, &notifier),
             Some(()) = reloads.changed() => reload(&path, &mut supervisor, &config_tx, &notifier),
             Some(t) = triggers.recv() => supervisor.trigger(t),
+            Some(role) = next_role(&mut roles) => on_role(&shared, &supervisor, &role, &mut leading),
         }
     }
     notifier.stopping();
@@ -214,7 +259,38 @@ pub async fn serve_config(path: PathBuf, config: Config) -> anyhow::Result<ExitC
     {
         tracing::warn!("shutdown_timeout reached with work still running; exiting anyway");
     }
+    ha_cancel.cancel();
+    if let Some(election) = election {
+        let _ = election.await;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The next role the election publishes; never, without high availability.
+async fn next_role(roles: &mut Option<watch::Receiver<Role>>) -> Option<Role> {
+    match roles {
+        Some(rx) => match rx.changed().await {
+            Ok(()) => Some(rx.borrow_and_update().clone()),
+            Err(_) => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// Publishes a role (status, metrics, `STATUS=`); a new leader passes over every source at once.
+fn on_role(shared: &Shared, supervisor: &Supervisor, role: &Role, leading: &mut bool) {
+    shared.board.set_role(role.as_str(), role.leader().cloned());
+    if role.is_leader() == *leading {
+        return;
+    }
+    *leading = role.is_leader();
+    shared.metrics.leader(*leading);
+    shared.metrics.leader_changed();
+    tracing::info!(role = role.as_str(), "role changed");
+    shared.notifier.status(&shared.status_line());
+    if *leading {
+        supervisor.trigger_all(Reason::Leadership);
+    }
 }
 
 /// Loads the configuration again; a broken file is rejected and the running one kept.

@@ -2,6 +2,7 @@
 //! jitter, a webhook, a local ref change, a due drift check). Triggers that arrive during a
 //! pass coalesce into one follow-up pass; there are never two passes of one source at once. A
 //! source whose passes keep failing backs off exponentially, capped, without touching others.
+//! A follower (high availability) only fetches, so that a takeover starts with a warm mirror.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -125,6 +126,9 @@ async fn one_pass(
     cancel: &CancellationToken,
     reason: Reason,
 ) -> PassReport {
+    if !shared.leads() {
+        return fetch_only(source, mirror, shared, cancel).await;
+    }
     let span = tracing::info_span!("pass", source = %source.name, trigger = reason.as_str(), commit = tracing::field::Empty);
     let started = Instant::now();
     let ctx = shared.sync_context(cancel.clone());
@@ -132,5 +136,22 @@ async fn one_pass(
         .instrument(span)
         .await;
     shared.pass_finished(source, &report, started.elapsed());
+    report
+}
+
+/// A follower's pass: the mirror kept fresh, nothing applied.
+async fn fetch_only(
+    source: &Source,
+    mirror: &Mirror,
+    shared: &Shared,
+    cancel: &CancellationToken,
+) -> PassReport {
+    let mut report = PassReport::new(&source.name);
+    match mirror.fetch_async(cancel).await {
+        Ok(fetched) => report.commit = Some(fetched.commit.to_string()),
+        Err(e) => report.error = Some(format!("fetch of {} failed: {e}", source.url)),
+    }
+    shared.board.fetched(&report);
+    tracing::debug!(source = %source.name, commit = report.commit.as_deref().unwrap_or("-"), "follower: fetched only");
     report
 }

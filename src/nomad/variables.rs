@@ -10,6 +10,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde::Serialize;
 
+use super::blocking::{Queried, Query};
 use super::transport::{Call, Retry};
 use super::types::{Variable, VariableLock};
 use super::{Client, Error};
@@ -65,17 +66,29 @@ impl Client {
             .await
     }
 
+    /// `GET /v1/var/:path`, blocking as `query` says: who holds a lock (its items) and a change
+    /// to wait for (a release or a lapse bumps its index). Absent: [`Error::NotFound`]. Retried.
+    pub async fn variable(&self, path: &str, query: &Query) -> Result<Queried<Variable>, Error> {
+        self.read(Call::get("variable", &segments(path)).query(query))
+            .await
+    }
+
     async fn lock_call(
         &self,
         path: &str,
         operation: &'static str,
         body: &LockBody<'_>,
     ) -> Result<Variable, Error> {
-        let mut segments = vec!["var"];
-        segments.extend(path.split('/').filter(|s| !s.is_empty()));
-        let call = Call::new(operation, Method::PUT, &segments, Retry::Transient).flag(operation);
+        let call =
+            Call::new(operation, Method::PUT, &segments(path), Retry::Transient).flag(operation);
         self.send(call.json(body)?).await?.json()
     }
+}
+
+fn segments(path: &str) -> Vec<&str> {
+    let mut segments = vec!["var"];
+    segments.extend(path.split('/').filter(|s| !s.is_empty()));
+    segments
 }
 
 fn id_body(lock_id: &str) -> LockBody<'static> {

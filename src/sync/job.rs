@@ -142,14 +142,22 @@ async fn run(env: Env, action: Action, prepared: Option<Prepared>) -> Done {
     }
 }
 
+/// Why no register or prune may start now, if none may: a shutdown, or this instance no longer
+/// leads (high availability). Those in flight finish either way.
+fn halted(ctx: &Context) -> Option<&'static str> {
+    if ctx.shutdown.is_cancelled() {
+        Some("drover is shutting down")
+    } else if ctx.fence.as_ref().is_some_and(|f| !f.holds()) {
+        Some("this instance is no longer the leader")
+    } else {
+        None
+    }
+}
+
 /// Renders through Nomad, checks the policy, applies, and follows what was registered.
 async fn deploy(env: &Env, action: &Action, prepared: &Prepared, intent: Intent) -> Done {
-    if env.ctx.shutdown.is_cancelled() {
-        let report = report(
-            action,
-            Status::Pending,
-            "not started: drover is shutting down",
-        );
+    if let Some(why) = halted(&env.ctx) {
+        let report = report(action, Status::Pending, format!("not started: {why}"));
         return Done {
             report,
             render_failed: false,
@@ -182,6 +190,13 @@ async fn deploy(env: &Env, action: &Action, prepared: &Prepared, intent: Intent)
             .join("\n");
         return Done {
             report: report(action, Status::Blocked, detail),
+            render_failed: false,
+        };
+    }
+    // Fencing: checked again just before registering, after the renders' round trips.
+    if let Some(why) = halted(&env.ctx) {
+        return Done {
+            report: report(action, Status::Pending, format!("not registered: {why}")),
             render_failed: false,
         };
     }
@@ -345,12 +360,8 @@ async fn prune(env: &Env, action: Action, render_failed: bool) -> JobReport {
             "its file left Git, but a file failed to render during this pass; not pruned",
         );
     }
-    if env.ctx.shutdown.is_cancelled() {
-        return report(
-            &action,
-            Status::Pending,
-            "not pruned: drover is shutting down",
-        );
+    if let Some(why) = halted(&env.ctx) {
+        return report(&action, Status::Pending, format!("not pruned: {why}"));
     }
     match env
         .client

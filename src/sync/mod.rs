@@ -48,6 +48,9 @@ pub struct Context {
     pub shutdown: CancellationToken,
     /// Told of every Nomad request (for the metrics), when set.
     pub observer: Option<Arc<ObserveFn>>,
+    /// With high availability: lowered when this instance stops leading; no register or prune
+    /// starts then (those in flight finish), and the rest of the pass reports pending.
+    pub fence: Option<crate::leader::Fence>,
 }
 
 impl Context {

@@ -30,6 +30,7 @@ pub async fn run(config: &Config, options: Options) -> anyhow::Result<ExitCode> 
         drift_interval: config.sync.drift_interval,
         shutdown: CancellationToken::new(),
         observer: None,
+        fence: None,
     };
     let mut reports = Vec::new();
     for source in &config.sources {
