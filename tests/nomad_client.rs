@@ -474,7 +474,7 @@ async fn unexpected_and_oversized_bodies_are_decode_errors() {
     assert!(matches!(&err, Error::Decode { detail, .. } if detail.contains("captive portal")));
     assert!(!err.is_transient());
 
-    let huge = "x".repeat(drover::nomad::MAX_BODY + 1);
+    let huge = "x".repeat(common::sim::cluster("http://x").max_response_bytes + 1);
     sim.inject(Fault::new("/v1/job/web").status(200, &huge).times(1));
     let err = c
         .read_job("web", &Query::now())

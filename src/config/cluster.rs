@@ -25,6 +25,12 @@ pub struct Cluster {
     /// Upper bound on establishing a connection.
     pub connect_timeout: Duration,
     pub retry: Retry,
+    /// Largest successful response body read; a longer one is a decode error, so that a wrong
+    /// address or a proxy streaming without end cannot exhaust the daemon's memory.
+    pub max_response_bytes: usize,
+    /// How long each blocking query drover sends (evaluation and deployment watches) waits
+    /// for a change; at most Nomad's own cap of 5 minutes.
+    pub blocking_wait: Duration,
 }
 
 /// TLS settings, mirroring the `nomad` CLI's `-ca-cert`, `-ca-path`, `-client-cert`, ...

@@ -58,7 +58,7 @@ pub use error::{ConfigError, Location};
 pub use git_access::{GitAccess, SourceLimits};
 pub use policy::{Policy, RESOURCE_KEYS};
 pub use secret::{Secret, SecretError};
-pub use settings::{ServerSettings, ServerTls, StateSettings, SyncSettings};
+pub use settings::{HaSettings, ServerSettings, ServerTls, StateSettings, SyncSettings};
 pub use source::{PreserveCounts, RepoUrl, Revision, Source};
 
 use error::Report;
@@ -86,6 +86,8 @@ pub struct Config {
     pub server: ServerSettings,
     pub state: StateSettings,
     pub sync: SyncSettings,
+    /// `[ha]`: `None` unless enabled (this instance then always leads).
+    pub ha: Option<HaSettings>,
     /// The global `[policy]` (each source holds its own rules resolved over it).
     pub policy: Policy,
 }
@@ -113,6 +115,7 @@ impl Config {
             env,
         };
         let clusters = resolve::clusters(&raw, &cx)?;
+        let ha = settings::ha(&raw.ha, &clusters, &cx)?;
         Ok(Self {
             path: path.to_owned(),
             sources: policy::apply(&raw, source::sources(&raw.sources, &clusters, &cx)?, &cx)?,
@@ -120,6 +123,7 @@ impl Config {
             server: settings::server(&raw.server, &cx)?,
             state: settings::state(&raw.state, &cx)?,
             sync: settings::sync(&raw.sync, &cx)?,
+            ha,
             policy: policy::resolve(&raw.policy, None, &KeyPath::root("policy"), &cx)?,
         })
     }

@@ -99,7 +99,34 @@ impl Layer<'_> {
             request_timeout: self.positive(cx, "request_timeout", raw.request_timeout)?,
             connect_timeout: self.positive(cx, "connect_timeout", raw.connect_timeout)?,
             retry: self.retry(cx)?,
+            max_response_bytes: self.response_bytes(cx)?,
+            blocking_wait: self.blocking_wait(cx)?,
         })
+    }
+
+    /// At least 64 KiB (an error text or a small job list must fit), at most 1 GiB.
+    fn response_bytes(&self, cx: &Ctx) -> Result<usize, ConfigError> {
+        const RANGE: std::ops::RangeInclusive<u64> = 64 * 1024..=1024 * 1024 * 1024;
+        let value = self.raw.max_response_bytes;
+        if !RANGE.contains(&value) {
+            let message = format!(
+                "must be between {} and {} bytes",
+                RANGE.start(),
+                RANGE.end()
+            );
+            return Err(cx.invalid(&self.key.key("max_response_bytes"), message));
+        }
+        Ok(usize::try_from(value).unwrap_or(usize::MAX))
+    }
+
+    /// Nomad serves at most 5 minutes of a blocking query's wait; a longer one would only
+    /// stretch the client's timeout past the server's.
+    fn blocking_wait(&self, cx: &Ctx) -> Result<Duration, ConfigError> {
+        let wait = self.positive(cx, "blocking_wait", self.raw.blocking_wait)?;
+        if wait > Duration::from_secs(300) {
+            return Err(cx.invalid(&self.key.key("blocking_wait"), "must be at most 5m"));
+        }
+        Ok(wait)
     }
 
     fn env_var(&self, var: &'static str) -> Option<Setting<String>> {

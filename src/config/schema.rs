@@ -24,6 +24,7 @@ pub(super) struct RawConfig {
     pub server: RawServer,
     pub state: RawState,
     pub sync: RawSync,
+    pub ha: RawHa,
     /// Rules for every source's jobs; a `[source.policy]` table overrides them key by key.
     pub policy: RawPolicy,
 }
@@ -53,6 +54,9 @@ pub(super) struct RawCluster {
     pub retry_min_delay: Duration,
     #[serde(with = "humantime_serde")]
     pub retry_max_delay: Duration,
+    pub max_response_bytes: u64,
+    #[serde(with = "humantime_serde")]
+    pub blocking_wait: Duration,
 }
 
 impl Default for RawCluster {
@@ -74,6 +78,9 @@ impl Default for RawCluster {
             max_retries: 4,
             retry_min_delay: Duration::from_millis(250),
             retry_max_delay: Duration::from_secs(10),
+            // Room for ten thousand jobs listed with their meta (about 1 KiB each).
+            max_response_bytes: 16 * 1024 * 1024,
+            blocking_wait: Duration::from_secs(30),
         }
     }
 }
@@ -192,6 +199,8 @@ pub(super) struct RawServer {
     /// How long a client may take to send a webhook body.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// Webhook deliveries handled at once.
+    pub max_concurrent_requests: usize,
     pub tls_cert_file: Option<PathBuf>,
     pub tls_key_file: Option<PathBuf>,
 }
@@ -204,6 +213,7 @@ impl Default for RawServer {
             webhook_secret_credential: None,
             max_webhook_body: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            max_concurrent_requests: 16,
             tls_cert_file: None,
             tls_key_file: None,
         }
@@ -242,6 +252,31 @@ impl Default for RawSync {
             max_parallel: 4,
             drift_interval: Duration::from_secs(5 * 60),
             shutdown_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// `[ha]`: several instances, one leader, elected through a Nomad variable lock.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawHa {
+    pub enabled: bool,
+    pub lock_path: String,
+    /// The cluster's namespace when unset.
+    pub namespace: Option<String>,
+    #[serde(with = "humantime_serde")]
+    pub ttl: Duration,
+    pub cluster: String,
+}
+
+impl Default for RawHa {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            lock_path: "drover/leader".to_owned(),
+            namespace: None,
+            ttl: Duration::from_secs(15),
+            cluster: default_cluster(),
         }
     }
 }

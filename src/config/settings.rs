@@ -1,14 +1,17 @@
-//! The daemon-wide tables: `[server]`, `[state]` and `[sync]`, resolved and checked.
+//! The daemon-wide tables: `[server]`, `[state]`, `[sync]` and `[ha]`, resolved and checked.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::Ctx;
+use super::cluster::Cluster;
 use super::error::ConfigError;
 use super::locate::KeyPath;
 use super::resolve::credential;
-use super::schema::{RawServer, RawState, RawSync};
+use super::schema::{RawHa, RawServer, RawState, RawSync};
 use super::secret::Secret;
 
 /// `[server]`: the HTTP endpoint for `/healthz`, `/readyz`, `/status`, `/metrics`, `/webhook`.
@@ -22,6 +25,9 @@ pub struct ServerSettings {
     pub max_webhook_body: usize,
     /// How long a client may take to send a webhook body.
     pub request_timeout: Duration,
+    /// Webhook deliveries handled at the same time; one more is answered 503 at once, so that
+    /// a flood of deliveries cannot hold `max_webhook_body` bytes each without bound.
+    pub max_concurrent_requests: usize,
     /// Serve HTTPS with this certificate and key; `None` serves plain HTTP.
     pub tls: Option<ServerTls>,
 }
@@ -89,6 +95,9 @@ pub(super) fn server(raw: &RawServer, cx: &Ctx) -> Result<ServerSettings, Config
     if raw.request_timeout.is_zero() {
         return Err(cx.invalid(&key.key("request_timeout"), "must be greater than zero"));
     }
+    if raw.max_concurrent_requests == 0 {
+        return Err(cx.invalid(&key.key("max_concurrent_requests"), "must be at least 1"));
+    }
     let cert = path("tls_cert_file", raw.tls_cert_file.as_ref())?;
     let tls = match (cert, path("tls_key_file", raw.tls_key_file.as_ref())?) {
         (Some(cert_file), Some(key_file)) => Some(ServerTls {
@@ -108,6 +117,7 @@ pub(super) fn server(raw: &RawServer, cx: &Ctx) -> Result<ServerSettings, Config
         webhook_secret,
         max_webhook_body: usize::try_from(raw.max_webhook_body).unwrap_or(usize::MAX),
         request_timeout: raw.request_timeout,
+        max_concurrent_requests: raw.max_concurrent_requests,
         tls,
     })
 }
@@ -137,4 +147,53 @@ pub(super) fn sync(raw: &RawSync, cx: &Ctx) -> Result<SyncSettings, ConfigError>
         drift_interval: raw.drift_interval,
         shutdown_timeout: raw.shutdown_timeout,
     })
+}
+
+/// `[ha]` when `enabled`: the lock that elects the one instance that applies.
+#[derive(Debug, Clone)]
+pub struct HaSettings {
+    /// The variable holding the lock, e.g. `drover/leader`.
+    pub lock_path: String,
+    /// Where the variable lives; `None` for the cluster's namespace.
+    pub namespace: Option<String>,
+    /// The lease: renewed every 0.7 × TTL, retried by followers every 1.1 × TTL.
+    pub ttl: Duration,
+    /// The cluster whose Raft store decides.
+    pub cluster: Arc<Cluster>,
+}
+
+/// Nomad's bounds of a lock TTL (NOMAD-API.md §7.3).
+const TTL_RANGE: std::ops::RangeInclusive<Duration> =
+    Duration::from_secs(10)..=Duration::from_secs(24 * 60 * 60);
+
+/// Checked even when disabled, so that turning HA on never reveals an old mistake.
+pub(super) fn ha(
+    raw: &RawHa,
+    clusters: &BTreeMap<String, Arc<Cluster>>,
+    cx: &Ctx,
+) -> Result<Option<HaSettings>, ConfigError> {
+    let key = KeyPath::root("ha");
+    if !TTL_RANGE.contains(&raw.ttl) {
+        return Err(cx.invalid(
+            &key.key("ttl"),
+            "must be between 10s and 24h (Nomad's bounds)",
+        ));
+    }
+    let path = raw.lock_path.trim_matches('/');
+    if path.is_empty() {
+        return Err(cx.invalid(&key.key("lock_path"), "must not be empty"));
+    }
+    if raw.namespace.as_deref() == Some("") {
+        return Err(cx.invalid(&key.key("namespace"), "must not be empty"));
+    }
+    let Some(cluster) = clusters.get(&raw.cluster) else {
+        let message = format!("no cluster named `{}`", raw.cluster);
+        return Err(cx.invalid(&key.key("cluster"), message));
+    };
+    Ok(raw.enabled.then(|| HaSettings {
+        lock_path: path.to_owned(),
+        namespace: raw.namespace.clone(),
+        ttl: raw.ttl,
+        cluster: cluster.clone(),
+    }))
 }

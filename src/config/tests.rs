@@ -275,3 +275,28 @@ fn secrets_in_values_are_not_echoed() {
         assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
     }
 }
+
+#[test]
+fn ha_defaults_and_bounds() {
+    assert!(parse_ok(MINIMAL).ha.is_none(), "off by default");
+    let on = parse_ok(&format!("{MINIMAL}[ha]\nenabled = true\n"));
+    let ha = on.ha.expect("enabled");
+    assert_eq!(
+        (ha.lock_path.as_str(), ha.namespace, ha.ttl),
+        ("drover/leader", None, Duration::from_secs(15))
+    );
+    assert_eq!(ha.cluster.name, DEFAULT_CLUSTER);
+    for ttl in ["9s", "25h"] {
+        let err = parse(&format!("{MINIMAL}[ha]\nenabled = true\nttl = \"{ttl}\"\n"))
+            .expect_err("out of Nomad's bounds")
+            .to_string();
+        assert!(
+            err.contains("`ha.ttl`") && err.contains("10s and 24h"),
+            "{err}"
+        );
+    }
+    let err = parse(&format!("{MINIMAL}[ha]\ncluster = \"east\"\n"))
+        .expect_err("unknown cluster")
+        .to_string();
+    assert!(err.contains("`ha.cluster`"), "{err}");
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use super::schema::{DEFAULT_BRANCH, RawCluster, RawConfig, RawServer, RawSource, RawSync};
+use super::schema::{DEFAULT_BRANCH, RawCluster, RawConfig, RawHa, RawServer, RawSource, RawSync};
 use super::*;
 
 const MINIMAL: &str = "[[source]]\nname = \"a\"\nurl = \"https://git.example.com/a.git\"\n";
@@ -102,6 +102,7 @@ fn example_shows_every_key_of_the_schema() {
         ("server", keys(doc.get("server")), schema_keys("[server]")),
         ("state", keys(doc.get("state")), schema_keys("[state]")),
         ("sync", keys(doc.get("sync")), schema_keys("[sync]")),
+        ("ha", keys(doc.get("ha")), schema_keys("[ha]")),
         ("policy", keys(doc.get("policy")), schema_keys("[policy]")),
     ];
     for (table, shown, schema) in tables {
@@ -133,6 +134,8 @@ fn example_shows_the_real_defaults() {
     assert_eq!(nomad.skip_verify, Some(false));
     let sync = |s: &RawSync| (s.max_parallel, s.drift_interval, s.shutdown_timeout);
     assert_eq!(sync(&raw.sync), sync(&RawSync::default()));
+    let ha = |h: &RawHa| (h.enabled, h.lock_path.clone(), h.ttl, h.cluster.clone());
+    assert_eq!(ha(&raw.ha), ha(&RawHa::default()));
     assert_eq!(raw.state.dir, Path::new("/var/lib/drover"));
     assert_eq!(
         raw.server.listen,

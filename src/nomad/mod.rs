@@ -31,11 +31,12 @@ mod types;
 mod variables;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use blocking::{IndexTracker, MAX_WAIT, Queried, Query, QueryMeta};
 pub use error::{Error, MAX_ERROR_TEXT, TokenError, TransportKind};
 pub use tls::{TlsError, client_config};
-pub use transport::{MAX_BODY, ObserveFn, Observer};
+pub use transport::{ObserveFn, Observer};
 pub use types::*;
 pub use variables::LockRequest;
 
@@ -109,12 +110,19 @@ impl Client {
             region: cluster.region.clone(),
             request_timeout: cluster.request_timeout,
             retry: cluster.retry.clone(),
+            max_body: cluster.max_response_bytes,
+            blocking_wait: cluster.blocking_wait,
         };
         Ok(Self {
             transport: Arc::new(transport),
             namespace: cluster.namespace.clone(),
             observer: None,
         })
+    }
+
+    /// The cluster's `blocking_wait`: how long a watch's blocking query waits for a change.
+    pub fn blocking_wait(&self) -> Duration {
+        self.transport.blocking_wait
     }
 
     /// Reports every HTTP attempt of this handle and of the handles made from it to `observer`

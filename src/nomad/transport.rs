@@ -19,12 +19,6 @@ use super::blocking::QueryMeta;
 use super::error::{Error, TokenError};
 use crate::config::{self, Secret};
 
-/// Largest response body accepted. The biggest legitimate answers are a job list with `meta=true`
-/// across namespaces (about 1 KiB a job) and a job's version history (six jobs); 16 MiB leaves
-/// room for ten thousand jobs while a wrong address or a misbehaving proxy streaming without end
-/// cannot exhaust the daemon's memory.
-pub const MAX_BODY: usize = 16 * 1024 * 1024;
-
 /// How much of an error response is read: its text is truncated for reports anyway.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
@@ -146,6 +140,10 @@ pub(crate) struct Transport {
     pub region: Option<String>,
     pub request_timeout: Duration,
     pub retry: config::Retry,
+    /// The cluster's `max_response_bytes`: the largest successful body read.
+    pub max_body: usize,
+    /// The cluster's `blocking_wait`, for the watches that use this connection.
+    pub blocking_wait: Duration,
 }
 
 impl Transport {
@@ -249,7 +247,7 @@ impl Transport {
         let status = resp.status();
         let meta = QueryMeta::from_headers(resp.headers());
         let limit = if status.is_success() {
-            MAX_BODY
+            self.max_body
         } else {
             MAX_ERROR_BODY
         };
@@ -266,7 +264,10 @@ impl Transport {
             ));
         }
         if !complete {
-            let detail = format!("body larger than {MAX_BODY} bytes");
+            let detail = format!(
+                "body larger than max_response_bytes ({} bytes)",
+                self.max_body
+            );
             return Err(Error::Decode {
                 what: call.what,
                 detail,
@@ -394,6 +395,8 @@ mod tests {
             region: region.map(str::to_owned),
             request_timeout: Duration::from_secs(10),
             retry: retry(0, 1, 1),
+            max_body: 1024,
+            blocking_wait: Duration::from_secs(1),
         }
     }
 

@@ -32,11 +32,13 @@ mod webhook;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 pub use client::run as status_command;
@@ -47,7 +49,8 @@ pub struct ServeContext {
     pub board: crate::status::Board,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The current configuration (swapped on reload): sources to match pushes against, webhook
-    /// secrets, body limit. The listen address and TLS files are read once, at start.
+    /// secrets, body limit. The listen address, TLS files and `max_concurrent_requests` are read
+    /// once, at start.
     pub config: tokio::sync::watch::Receiver<Arc<crate::config::Config>>,
     pub triggers: crate::trigger::Sender,
 }
@@ -85,14 +88,36 @@ pub async fn serve(
 }
 
 fn router(ctx: ServeContext) -> Router {
+    let slots = Arc::new(Semaphore::new(
+        ctx.config.borrow().server.max_concurrent_requests,
+    ));
+    let webhooks = Router::new()
+        .route("/webhook", post(webhook::any))
+        .route("/webhook/{source}", post(webhook::targeted))
+        .route_layer(middleware::from_fn_with_state(slots, one_of_few));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
-        .route("/webhook", post(webhook::any))
-        .route("/webhook/{source}", post(webhook::targeted))
+        .merge(webhooks)
         .with_state(ctx)
+}
+
+/// Lets a delivery in only while fewer than `max_concurrent_requests` are in hand; the next
+/// one gets 503 at once rather than a queue, so that a flood holds neither memory (each
+/// delivery may buffer `max_webhook_body`) nor the health routes, which stay outside the cap.
+async fn one_of_few(State(slots): State<Arc<Semaphore>>, request: Request, next: Next) -> Response {
+    let Ok(_slot) = slots.try_acquire_owned() else {
+        let message = "too many webhook deliveries at once (max_concurrent_requests)\n";
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            message,
+        )
+            .into_response();
+    };
+    next.run(request).await
 }
 
 async fn healthz(State(ctx): State<ServeContext>) -> Response {

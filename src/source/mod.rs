@@ -51,5 +51,6 @@ pub use error::SourceError;
 pub use files::{FileError, RepoFiles, join};
 pub use gix::ObjectId as CommitId;
 pub use mirror::{Fetched, Mirror};
+pub use select::Selection;
 pub use snapshot::{JobFile, Snapshot};
 pub use watch::RefWatch;

@@ -5,16 +5,11 @@
 
 mod outcome;
 
-use std::time::Duration;
-
 use crate::nomad::{
     self, Client, Deployment, DeploymentStatus, EvalStatus, Evaluation, IndexTracker, Query,
 };
 
 pub use outcome::{Outcome, Tracked};
-
-/// How long one blocking read waits before asking again.
-const WATCH_WAIT: Duration = Duration::from_secs(30);
 
 /// What the source asks of a deployment.
 #[derive(Debug, Clone, Copy)]
@@ -66,7 +61,7 @@ async fn finished_evaluation(client: &Client, eval_id: &str) -> Result<Evaluatio
     let mut tracker = IndexTracker::new();
     loop {
         let read = client
-            .read_evaluation(eval_id, &tracker.query(WATCH_WAIT))
+            .read_evaluation(eval_id, &tracker.query(client.blocking_wait()))
             .await?;
         tracker.observe(&read.meta);
         if read.value.status.is_terminal() {
@@ -84,7 +79,7 @@ async fn watch_deployment(
     let mut tracker = IndexTracker::new();
     loop {
         let read = client
-            .read_deployment(id, &tracker.query(WATCH_WAIT))
+            .read_deployment(id, &tracker.query(client.blocking_wait()))
             .await?;
         tracker.observe(&read.meta);
         let d = read.value;
