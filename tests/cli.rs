@@ -1,6 +1,8 @@
 //! The `drover` command line as a person uses it: help, version, the commands this version
 //! cannot run yet, configuration validation, and the demo of the README.
 
+mod common;
+
 use std::process::{Command, Output};
 
 fn drover(args: &[&str]) -> Output {
@@ -87,11 +89,7 @@ fn validate_accepts_the_example_and_rejects_a_bad_file() {
 /// simulator, answers `/status`, and stops cleanly on SIGTERM.
 #[test]
 fn demo_syncs_the_example_jobs_and_serves_status() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::local::free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_drover"))
         .args(["demo", "--listen", &format!("127.0.0.1:{port}")])
         .env_remove("NOMAD_ADDR")
@@ -104,7 +102,7 @@ fn demo_syncs_the_example_jobs_and_serves_status() {
     let mut synced = Vec::new();
     while std::time::Instant::now() < deadline && synced.len() < 7 {
         std::thread::sleep(std::time::Duration::from_millis(200));
-        let Some(doc) = get_json(port, "/status") else {
+        let Some(doc) = common::local::get_json(&format!("http://127.0.0.1:{port}/status")) else {
             continue;
         };
         synced = doc["sources"]
@@ -147,19 +145,4 @@ fn demo_syncs_the_example_jobs_and_serves_status() {
         "the demo says where to look: {out}"
     );
     assert_eq!(status.code(), Some(0), "a clean stop");
-}
-
-/// A plain HTTP GET on loopback, without a client library.
-fn get_json(port: u16, path: &str) -> Option<serde_json::Value> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let body = response.split_once("\r\n\r\n")?.1;
-    serde_json::from_str(body).ok()
 }

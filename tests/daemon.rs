@@ -1,6 +1,7 @@
 //! `drover run` as systemd runs it: signals, reloads, notifications, health, and a clean stop
 //! that lets a registration in flight finish.
 
+mod common;
 mod git;
 
 use std::os::unix::net::UnixDatagram;
@@ -8,6 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::local::{self, free_port};
 use git::repo::Repo;
 use nomad_sim::Sim;
 
@@ -33,14 +35,6 @@ struct Daemon {
     addr: String,
     config: PathBuf,
     _dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn config_text(sim: &Sim, repo: &Repo, state: &std::path::Path, port: u16, poll: &str) -> String {
@@ -86,8 +80,7 @@ impl Daemon {
     }
 
     async fn get(&self, path: &str) -> Option<(u16, String)> {
-        let resp = reqwest_get(&format!("{}{path}", self.addr)).await?;
-        Some(resp)
+        local::get(&format!("{}{path}", self.addr)).await
     }
 
     /// Polls `/status` until `pred` holds.
@@ -136,17 +129,6 @@ impl Drop for Daemon {
             eprintln!("--- drover's log ---\n{log}");
         }
     }
-}
-
-async fn reqwest_get(url: &str) -> Option<(u16, String)> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .ok()?;
-    let resp = client.get(url).send().await.ok()?;
-    let status = resp.status().as_u16();
-    Some((status, resp.text().await.ok()?))
 }
 
 fn job_synced(doc: &serde_json::Value) -> bool {

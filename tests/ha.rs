@@ -2,12 +2,14 @@
 //! leader through a variable lock; only it registers, and the lock passes on when it stops,
 //! dies or is cut off. Lock leases lapse by `Sim::advance`, not by waiting real TTLs.
 
+mod common;
 mod git;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::local::{self, free_port};
 use git::repo::Repo;
 use nomad_sim::{Fault, Sim};
 
@@ -26,11 +28,6 @@ struct Instance {
     child: Child,
     addr: String,
     dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
 }
 
 fn config(sim: &Sim, repo: &Repo, dir: &Path, port: u16, ttl: &str) -> std::path::PathBuf {
@@ -66,18 +63,7 @@ impl Instance {
     }
 
     async fn get(&self, path: &str) -> Option<(u16, String)> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .ok()?;
-        let resp = client
-            .get(format!("{}{path}", self.addr))
-            .send()
-            .await
-            .ok()?;
-        let status = resp.status().as_u16();
-        Some((status, resp.text().await.ok()?))
+        local::get(&format!("{}{path}", self.addr)).await
     }
 
     async fn status(&self) -> Option<serde_json::Value> {

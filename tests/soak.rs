@@ -8,6 +8,7 @@
 //! `DROVER_SOAK_COMMITS` (default 50) and `DROVER_SOAK_SEED` (default 7) make longer or other
 //! runs: `DROVER_SOAK_COMMITS=500 cargo test --release --test soak -- --nocapture`.
 
+mod common;
 mod git;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::local;
 use git::repo::Repo;
 use nomad_sim::{Fault, Sim};
 use rand::rngs::StdRng;
@@ -206,11 +208,7 @@ struct Drover {
 
 impl Drover {
     fn new(dir: &Path, sim: &Sim, repo: &Repo) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = local::free_port();
         std::fs::write(dir.join("nomad-token"), NOMAD_TOKEN).unwrap();
         std::fs::write(dir.join("webhook-secret"), WEBHOOK_SECRET).unwrap();
         let text = format!(
@@ -266,7 +264,7 @@ impl Drover {
 
     async fn status(&self) -> Option<Value> {
         let url = format!("{}/status", self.addr);
-        tokio::task::spawn_blocking(move || http::get_json(&url))
+        tokio::task::spawn_blocking(move || local::get_json(&url))
             .await
             .ok()
             .flatten()
@@ -279,28 +277,6 @@ impl Drop for Drover {
             let _ = c.kill();
             let _ = c.wait();
         }
-    }
-}
-
-mod http {
-    //! A blocking GET of a JSON document on loopback.
-    use std::io::{Read, Write};
-
-    pub fn get_json(url: &str) -> Option<serde_json::Value> {
-        let rest = url.strip_prefix("http://")?;
-        let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}")))?;
-        let mut stream = std::net::TcpStream::connect(host).ok()?;
-        stream
-            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
-            .ok()?;
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-        )
-        .ok()?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).ok()?;
-        serde_json::from_str(response.split_once("\r\n\r\n")?.1).ok()
     }
 }
 
@@ -449,7 +425,7 @@ async fn invariants_hold_under_faults_and_kills() {
     // JobModifyIndex they saw (an unchanged re-register makes an evaluation, not a version).
     let api = format!("{}/v1/job", sim.url());
     for id in git.jobs.keys() {
-        let evals = http::get_json(&format!("{api}/{id}/evaluations")).expect("evaluations");
+        let evals = local::get_json(&format!("{api}/{id}/evaluations")).expect("evaluations");
         let mut seen = BTreeSet::new();
         for e in evals
             .as_array()
