@@ -165,23 +165,12 @@ async fn first_pass_creates_everything_and_a_second_makes_no_nomad_call() {
         second.jobs.iter().all(|j| j.status == Status::Unchanged),
         "{second:#?}"
     );
-    let calls = w.calls();
-    assert_eq!(
-        count(&calls, "POST /v1/jobs/parse") + count(&calls, "POST /v1/job/*"),
-        0,
-        "{calls:?}"
-    );
-    assert_eq!(count(&calls, "POST /v1/jobs"), 0);
+    assert_eq!(w.calls(), Vec::<String>::new(), "not even the job list");
 
     w.repo.write("README.md", "unrelated\n");
     w.repo.commit("a commit that touches no job");
     w.pass(Options::default()).await;
-    let calls = w.calls();
-    assert_eq!(
-        count(&calls, "POST /v1/jobs/parse") + count(&calls, "POST /v1/job/*"),
-        0,
-        "{calls:?}"
-    );
+    assert_eq!(w.calls(), Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -209,11 +198,51 @@ async fn one_changed_file_of_fifty_is_one_parse_one_plan_one_register() {
     let report = w.pass(Options::default()).await;
     assert_eq!(status_of(&report, "app7"), Status::Synced);
     let calls = w.calls();
-    assert_eq!(count(&calls, "POST /v1/jobs/parse"), 1, "{calls:?}");
-    assert_eq!(count(&calls, "POST /v1/job/app7/plan"), 1);
-    assert_eq!(count(&calls, "POST /v1/jobs"), 1);
+    let (submit, tracking) = calls.split_at(3.min(calls.len()));
+    assert_eq!(
+        submit,
+        [
+            "POST /v1/jobs/parse",
+            "POST /v1/job/app7/plan",
+            "POST /v1/jobs"
+        ],
+        "no job list, no read of the live job: {calls:?}"
+    );
+    assert!(
+        tracking.iter().all(|c| c.starts_with("GET /v1/evaluation/")
+            || c.starts_with("GET /v1/deployment/")
+            || c.starts_with("GET /v1/job/app7/")),
+        "only the deployment is followed after registering: {tracking:?}"
+    );
     assert_eq!(w.sim.job("default", "app7").unwrap()["Version"], 1);
     assert_eq!(w.sim.job("default", "app8").unwrap()["Version"], 0);
+}
+
+#[tokio::test]
+async fn a_job_another_source_took_over_is_never_registered_over() {
+    let w = World::new("").await;
+    w.repo
+        .write("jobs/web.nomad.hcl", &job_file("web", "nginx:1"));
+    w.repo.commit("web");
+    let detach = Options {
+        detach: true,
+        ..Options::default()
+    };
+    assert!(w.pass(detach).await.converged());
+    assert!(w.sim.edit_job("default", "web", |j| {
+        j["Meta"]["drover.source"] = "payments".into();
+    }));
+    w.calls();
+    w.repo
+        .write("jobs/web.nomad.hcl", &job_file("web", "nginx:2"));
+    w.repo.commit("web to nginx:2");
+    let report = w.pass(detach).await;
+    assert_eq!(status_of(&report, "web"), Status::Blocked, "{report:#?}");
+    let detail = &report.jobs[0].detail;
+    assert!(detail.contains("`payments`"), "{detail}");
+    assert_eq!(count(&w.calls(), "POST /v1/jobs"), 0, "nothing registered");
+    let live = w.sim.job("default", "web").expect("still there");
+    assert_eq!(live["Meta"]["drover.source"], "payments");
 }
 
 #[tokio::test]

@@ -15,6 +15,13 @@ fn preserved(mode: PreserveCounts, group: &Value) -> bool {
     }
 }
 
+/// Whether any group of `job` takes its count from the live job under `mode`.
+pub fn keeps_live_counts(mode: PreserveCounts, job: &Value) -> bool {
+    job.get("TaskGroups")
+        .and_then(Value::as_array)
+        .is_some_and(|groups| groups.iter().any(|g| preserved(mode, g)))
+}
+
 /// Copies the live count into every group of `job` that keeps its count, so that neither the
 /// plan nor the registration fights the autoscaler. A group the live job does not have keeps
 /// Git's count (there is nothing to preserve yet).
@@ -85,6 +92,16 @@ mod tests {
                 "a new group keeps Git's count ({mode:?})"
             );
         }
+    }
+
+    #[test]
+    fn only_groups_whose_count_is_kept_need_the_live_job() {
+        let plain = job(&[("web", 2, false)]);
+        let scaled = job(&[("web", 2, false), ("api", 3, true)]);
+        assert!(!keeps_live_counts(PreserveCounts::Scaled, &plain));
+        assert!(keeps_live_counts(PreserveCounts::Scaled, &scaled));
+        assert!(keeps_live_counts(PreserveCounts::Always, &plain));
+        assert!(!keeps_live_counts(PreserveCounts::Never, &scaled));
     }
 
     #[test]

@@ -6,6 +6,9 @@ use crate::nomad::{DiffType, FieldDiff, JobDiff, ObjectDiff};
 /// Meta keys drover stamps itself; their changes alone are not a change of the job.
 const OWN_META_PREFIX: &str = "Meta[drover.";
 
+/// How a plan's diff names the `drover.source` meta.
+const OWN_SOURCE_FIELD: &str = "Meta[drover.source]";
+
 fn own_meta(field: &FieldDiff) -> bool {
     field.name.starts_with(OWN_META_PREFIX)
 }
@@ -31,6 +34,20 @@ pub fn is_change(diff: Option<&JobDiff>) -> bool {
             fields || objects || groups
         }
     }
+}
+
+/// The source named in the live job's `drover.source` when it is another than the one being
+/// planned: the job belongs to that source and must not be taken over. An unmanaged live job
+/// (no `drover.source`) is not another's.
+pub fn other_owner(diff: Option<&JobDiff>) -> Option<&str> {
+    diff?
+        .fields
+        .iter()
+        .flatten()
+        .find(|f| f.name == OWN_SOURCE_FIELD)
+        .filter(|f| matches!(f.r#type, DiffType::Edited | DiffType::Deleted) && !f.old.is_empty())
+        .filter(|f| f.old != f.new)
+        .map(|f| f.old.as_str())
 }
 
 fn changed_object(object: &ObjectDiff) -> bool {
@@ -124,6 +141,28 @@ mod tests {
             is_change(None),
             "no diff at all is treated as a change to be safe"
         );
+    }
+
+    #[test]
+    fn another_sources_job_is_recognised_and_an_unmanaged_one_is_not() {
+        let source = |t: &str, old: &str, new: &str| {
+            diff(json!({"Type": "Edited", "ID": "web",
+                "Fields": [{"Type": t, "Name": "Meta[drover.source]", "Old": old, "New": new}]}))
+        };
+        assert_eq!(
+            other_owner(Some(&source("Edited", "payments", "platform"))),
+            Some("payments")
+        );
+        assert_eq!(
+            other_owner(Some(&source("Added", "", "platform"))),
+            None,
+            "an unmanaged job is adopted"
+        );
+        assert_eq!(
+            other_owner(Some(&source("None", "platform", "platform"))),
+            None
+        );
+        assert_eq!(other_owner(Some(&diff(json!({"Type": "Added"})))), None);
     }
 
     #[test]

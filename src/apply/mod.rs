@@ -3,9 +3,9 @@
 //! with bounded concurrency. Never forces a registration, never deregisters because something
 //! failed (pruning is decided by `reconcile`), and never follows deployments (`track` does).
 //!
-//! The plan is made with the live job's `drover.commit`, so that a branch that moved without
-//! touching this job's inputs is not a change; drover's own meta is ignored when reading the
-//! diff. Counts the autoscaler owns are copied from the live job before planning.
+//! drover's own meta (`drover.commit` above all: a branch that moved without touching this
+//! job's inputs) is ignored when reading the diff. Counts the autoscaler owns are copied from
+//! the live job before planning, the only case where the live job is read.
 
 mod counts;
 mod diff;
@@ -15,12 +15,11 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-pub use counts::apply_live_counts;
-pub use diff::{is_change, summary};
+pub use counts::{apply_live_counts, keeps_live_counts};
+pub use diff::{is_change, other_owner, summary};
 
 use crate::config::PreserveCounts;
 use crate::nomad::{self, Client, PlanResponse, Query, RegisterRequest, Submission};
-use crate::state::META_COMMIT;
 
 /// A rendered job ready to be applied.
 #[derive(Debug, Clone)]
@@ -57,6 +56,9 @@ pub enum Applied {
     Drifted { summary: String },
     /// Someone else changed the job between our plan and our registration, twice.
     Contended,
+    /// The live job's `drover.source` names another source: not registered, whatever the
+    /// intent.
+    OwnedElsewhere { source: String },
 }
 
 /// A job planned against the live one.
@@ -75,19 +77,16 @@ impl Planned {
 }
 
 /// Plans `submit` against the live job without registering anything (`drover diff`, and the
-/// first half of [`apply`]).
+/// first half of [`apply`]). The live job is read first only when a group of `submit` keeps
+/// its live count: otherwise the plan alone says all there is to know.
 pub async fn plan(client: &Client, submit: &Submit) -> Result<Planned, nomad::Error> {
-    let id = submit
-        .job
-        .get("ID")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let live = read_live(client, id).await?;
     let mut job = submit.job.clone();
-    apply_live_counts(submit.preserve_counts, &mut job, live.as_ref());
-    let plan = client
-        .plan_job(&with_live_commit(&job, live.as_ref()))
-        .await?;
+    if keeps_live_counts(submit.preserve_counts, &job) {
+        let id = job.get("ID").and_then(Value::as_str).unwrap_or_default();
+        let live = read_live(client, id).await?;
+        apply_live_counts(submit.preserve_counts, &mut job, live.as_ref());
+    }
+    let plan = client.plan_job(&job).await?;
     Ok(Planned { job, plan })
 }
 
@@ -100,6 +99,10 @@ pub async fn apply(
 ) -> Result<Applied, nomad::Error> {
     for attempt in 0..2 {
         let Planned { job, plan } = plan(client, submit).await?;
+        if let Some(source) = other_owner(plan.diff.as_ref()) {
+            let source = source.to_owned();
+            return Ok(Applied::OwnedElsewhere { source });
+        }
         if !is_change(plan.diff.as_ref()) {
             return Ok(Applied::Unchanged);
         }
@@ -142,23 +145,6 @@ async fn read_live(client: &Client, id: &str) -> Result<Option<Value>, nomad::Er
         Err(nomad::Error::NotFound { .. }) => Ok(None),
         Err(e) => Err(e),
     }
-}
-
-/// The job to plan: the live job's `drover.commit` in place of ours, so that only a change of
-/// the job itself shows in the diff.
-fn with_live_commit(job: &Value, live: Option<&Value>) -> Value {
-    let live_commit = live
-        .and_then(|l| l.get("Meta"))
-        .and_then(|m| m.get(META_COMMIT))
-        .cloned();
-    let mut planned = job.clone();
-    if let (Some(commit), Some(meta)) = (
-        live_commit,
-        planned.get_mut("Meta").and_then(Value::as_object_mut),
-    ) {
-        meta.insert(META_COMMIT.to_owned(), commit);
-    }
-    planned
 }
 
 /// Runs `work` over `items` with at most `max_parallel` at a time, keeping the input order in

@@ -12,11 +12,14 @@
 //! file is blocked. Order: blocked files, then desired jobs (input order), then prunes.
 
 mod action;
+mod known;
 mod prune;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_blocked;
+#[cfg(test)]
+mod tests_known;
 #[cfg(test)]
 mod tests_prune;
 
@@ -24,6 +27,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 pub use action::{Action, ActionKind, Block, Problem, PruneRefusal, Reason};
+pub use known::live_from_state;
 
 use crate::state::{JobKey, JobRecord, LiveJob, SourceState};
 

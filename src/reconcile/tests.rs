@@ -8,7 +8,7 @@ use crate::state::Ownership;
 use crate::track::{Outcome, Tracked};
 
 const SOURCE: &str = "platform";
-const MIN: Duration = Duration::from_secs(60);
+pub(super) const MIN: Duration = Duration::from_secs(60);
 
 pub(super) fn key(id: &str) -> JobKey {
     JobKey::new("prod", id)
@@ -117,7 +117,7 @@ impl Case {
     }
 
     /// Drover applied `fp` from commit `c1`, planned last `checked_ago` before now.
-    fn applied(mut self, id: &str, fp: &str, checked_ago: Duration) -> Self {
+    pub(super) fn applied(mut self, id: &str, fp: &str, checked_ago: Duration) -> Self {
         let mut record = JobRecord::new(path(id));
         record.applied(fp, "c1", self.now - checked_ago);
         self.state.jobs.insert(key(id), record);
@@ -130,7 +130,7 @@ impl Case {
     }
 
     /// Drover registered `fp` and its deployment failed.
-    fn failed(self, id: &str, fp: &str) -> Self {
+    pub(super) fn failed(self, id: &str, fp: &str) -> Self {
         let now = self.now;
         let failed = Tracked {
             outcome: Outcome::Failed {
@@ -150,7 +150,7 @@ impl Case {
     }
 
     /// The state file was lost: records rebuilt from the live jobs' meta.
-    fn rebuilt(mut self) -> Self {
+    pub(super) fn rebuilt(mut self) -> Self {
         self.state = SourceState::default();
         self.state.rebuild_from_live(SOURCE, &self.live);
         self
@@ -171,9 +171,22 @@ impl Case {
         self
     }
 
-    fn full(mut self) -> Self {
+    pub(super) fn full(mut self) -> Self {
         self.settings.full = true;
         self
+    }
+
+    /// The live jobs as the state knows them, when the list is not needed.
+    pub(super) fn known(&self) -> Option<Vec<LiveJob>> {
+        let c = self;
+        live_from_state(&c.desired, &c.state, &c.settings, c.now)
+    }
+
+    /// The actions when reconcile is given the live jobs the state knows of instead.
+    pub(super) fn run_known(&self) -> Option<Vec<Action>> {
+        let c = self;
+        let live = self.known()?;
+        Some(reconcile(&c.desired, &live, &c.state, &c.settings, c.now))
     }
 
     pub(super) fn run(&self) -> Vec<Action> {

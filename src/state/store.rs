@@ -6,6 +6,7 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
@@ -96,6 +97,12 @@ pub struct Store {
     path: PathBuf,
     /// Makes each temporary file name unique within the process.
     counter: AtomicU64,
+    /// Group commit: how many changes were made through [`Store::change_and_save`], and how
+    /// many of them the file on disk holds. One save is written at a time; the changes made
+    /// while it is written all go into the next one.
+    changes: AtomicU64,
+    saved: AtomicU64,
+    writing: Mutex<()>,
 }
 
 impl Store {
@@ -106,7 +113,39 @@ impl Store {
             path: dir.join(STATE_FILE),
             dir,
             counter: AtomicU64::new(0),
+            changes: AtomicU64::new(0),
+            saved: AtomicU64::new(0),
+            writing: Mutex::new(()),
         }
+    }
+
+    /// Makes `change` to `state` and returns once the file on disk holds it, writing the file
+    /// once for all the changes that callers make while another write is under way (a cold
+    /// sync of thousands of jobs would otherwise write the whole file once per job). The state
+    /// is locked only to change and to serialize it, never while the file is written. Blocks:
+    /// call from a blocking task.
+    pub fn change_and_save(
+        &self,
+        state: &Mutex<State>,
+        change: impl FnOnce(&mut State),
+    ) -> Result<(), StateError> {
+        let mine = {
+            let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+            change(&mut state);
+            self.changes.fetch_add(1, Ordering::SeqCst) + 1
+        };
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        if self.saved.load(Ordering::SeqCst) >= mine {
+            return Ok(());
+        }
+        let (bytes, upto) = {
+            let state = state.lock().unwrap_or_else(|e| e.into_inner());
+            // Read under the state lock: every change counted so far is in what is serialized.
+            (self.encode(&state)?, self.changes.load(Ordering::SeqCst))
+        };
+        self.write(&bytes)?;
+        self.saved.store(upto, Ordering::SeqCst);
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -144,22 +183,33 @@ impl Store {
     /// itself survives a crash. Readers (and a restart after kill -9) see the old file or the
     /// new one, never a mix.
     pub fn save(&self, state: &State) -> Result<(), StateError> {
-        let write_err = |source| StateError::Write {
+        self.write(&self.encode(state)?)
+    }
+
+    fn write_error(&self, source: io::Error) -> StateError {
+        StateError::Write {
             path: self.path.clone(),
             source,
-        };
+        }
+    }
+
+    fn encode(&self, state: &State) -> Result<Vec<u8>, StateError> {
         let envelope = Envelope {
             version: FORMAT_VERSION,
             sources: &state.sources,
         };
         // Compact: a person reads it with `jq`, and compact is a third smaller to write.
-        let bytes = serde_json::to_vec(&envelope).map_err(|e| write_err(e.into()))?;
+        serde_json::to_vec(&envelope).map_err(|e| self.write_error(e.into()))
+    }
+
+    fn write(&self, bytes: &[u8]) -> Result<(), StateError> {
+        let write_err = |source| self.write_error(source);
         fs::create_dir_all(&self.dir).map_err(write_err)?;
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let temp = self
             .dir
             .join(format!("{TEMP_PREFIX}{}.{n}", std::process::id()));
-        let result = write_synced(&temp, &bytes)
+        let result = write_synced(&temp, bytes)
             .and_then(|()| fs::rename(&temp, &self.path))
             .and_then(|()| sync_dir(&self.dir));
         if result.is_err() {

@@ -77,6 +77,42 @@ fn saved_state_loads_back_equal_with_its_format_version() {
 }
 
 #[test]
+fn every_change_is_on_disk_when_change_and_save_returns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = std::sync::Arc::new(Store::new(dir.path()));
+    let state = std::sync::Arc::new(std::sync::Mutex::new(State::default()));
+    let writers: Vec<_> = (0..4)
+        .map(|t| {
+            let (store, state) = (store.clone(), state.clone());
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    let key = JobKey::new("default", format!("job-{t}-{i}"));
+                    let inserted = key.clone();
+                    store
+                        .change_and_save(&state, move |s| {
+                            let jobs = &mut s.source_mut("platform").jobs;
+                            jobs.insert(inserted, JobRecord::new("jobs/a.nomad.hcl"));
+                        })
+                        .expect("save");
+                    // Read directly: `load` would remove the other writers' temporary files.
+                    let text = fs::read_to_string(store.path()).expect("read");
+                    let json: serde_json::Value = serde_json::from_str(&text).expect("json");
+                    assert!(
+                        json["sources"]["platform"]["jobs"][key.to_string()].is_object(),
+                        "{key} is on disk once its change returned"
+                    );
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().expect("writer");
+    }
+    let on_disk = store.load().expect("load").state;
+    assert_eq!(on_disk.source("platform").jobs.len(), 100);
+}
+
+#[test]
 fn a_missing_file_is_an_empty_state() {
     let dir = tempfile::tempdir().expect("tempdir");
     let loaded = Store::new(dir.path().join("not-yet")).load().expect("load");

@@ -13,7 +13,7 @@ use super::{Context, JobReport, Options, Status};
 use crate::apply::{self, Applied, Intent, Submit};
 use crate::config::Source;
 use crate::nomad::Client;
-use crate::reconcile::{Action, ActionKind, PruneRefusal, Reason};
+use crate::reconcile::{Action, ActionKind, Block, PruneRefusal, Reason};
 use crate::render::{self, Prepared, RenderedJob};
 use crate::state::{JobKey, JobRecord, LiveJob};
 use crate::track::{self, Outcome};
@@ -250,6 +250,10 @@ async fn apply_and_track(
                 Status::Drifted,
                 format!("changed outside Git ({summary}); self_heal is off"),
             ))
+        }
+        Applied::OwnedElsewhere { source } => {
+            let block = Reason::Blocked(Block::OwnedElsewhere { source });
+            Ok((Status::Blocked, block.to_string()))
         }
         Applied::Contended => Ok((
             Status::Failed,

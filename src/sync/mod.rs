@@ -1,5 +1,6 @@
 //! One pass over one source, the work `drover sync --once` does and the daemon repeats: fetch,
-//! prepare every job file locally (no Nomad call), reconcile against the live jobs and the
+//! prepare every job file locally (no Nomad call), reconcile against the live jobs (listed
+//! only when the state cannot stand in for them: see [`reconcile::live_from_state`]) and the
 //! state, then render, apply and track only the jobs that need it, and record every outcome in
 //! the state. Owns the order of the stages and nothing else: each decision belongs to its stage
 //! (`reconcile` decides, `apply` plans and registers, `track` follows).
@@ -54,15 +55,11 @@ pub struct Context {
 }
 
 impl Context {
-    /// Changes the state and writes it to disk, in that order, under one lock.
+    /// Changes the state and returns once it is on disk (see [`Store::change_and_save`]).
     pub(crate) async fn record(&self, change: impl FnOnce(&mut State) + Send + 'static) {
         let (state, store) = (self.state.clone(), self.store.clone());
-        let saved = tokio::task::spawn_blocking(move || {
-            let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
-            change(&mut state);
-            store.save(&state)
-        })
-        .await;
+        let saved =
+            tokio::task::spawn_blocking(move || store.change_and_save(&state, change)).await;
         match saved {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "cannot save the state"),
@@ -107,14 +104,23 @@ pub async fn pass(source: &Source, mirror: &Mirror, ctx: &Context, options: Opti
             return report;
         }
     };
-    let live = match live_jobs(&client).await {
-        Ok(live) => live,
-        Err(e) => {
-            report.error = Some(format!("cannot list the jobs in Nomad: {e}"));
-            return report;
-        }
+    let settings = reconcile_settings(source, ctx, options);
+    let known = {
+        let state = ctx.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = state.source(&source.name);
+        reconcile::live_from_state(&prepared.desired, state, &settings, SystemTime::now())
     };
-    let actions = plan_actions(source, ctx, options, &prepared.desired, &live);
+    let live = match known {
+        Some(live) => live,
+        None => match live_jobs(&client).await {
+            Ok(live) => live,
+            Err(e) => {
+                report.error = Some(format!("cannot list the jobs in Nomad: {e}"));
+                return report;
+            }
+        },
+    };
+    let actions = plan_actions(source, ctx, &settings, &prepared.desired, &live);
     report.jobs = job::execute(job::Inputs {
         source,
         client,
@@ -139,21 +145,24 @@ async fn live_jobs(client: &Client) -> Result<Vec<LiveJob>, crate::nomad::Error>
     Ok(stubs.iter().map(LiveJob::from_stub).collect())
 }
 
-fn plan_actions(
-    source: &Source,
-    ctx: &Context,
-    options: Options,
-    desired: &reconcile::Desired,
-    live: &[LiveJob],
-) -> Vec<reconcile::Action> {
-    let settings = reconcile::Settings {
+fn reconcile_settings(source: &Source, ctx: &Context, options: Options) -> reconcile::Settings {
+    reconcile::Settings {
         source: source.name.clone(),
         prune: source.prune,
         max_prune_fraction: source.max_prune_fraction,
         allow_mass_prune: options.allow_mass_prune,
         drift_interval: ctx.drift_interval,
         full: options.full,
-    };
+    }
+}
+
+fn plan_actions(
+    source: &Source,
+    ctx: &Context,
+    settings: &reconcile::Settings,
+    desired: &reconcile::Desired,
+    live: &[LiveJob],
+) -> Vec<reconcile::Action> {
     let mut state = ctx.state.lock().unwrap_or_else(|e| e.into_inner());
     let rebuilt = state
         .source_mut(&source.name)
@@ -165,7 +174,7 @@ fn plan_actions(
         desired,
         live,
         state.source(&source.name),
-        &settings,
+        settings,
         SystemTime::now(),
     );
     let kinds: HashMap<&str, usize> = actions.iter().fold(HashMap::new(), |mut m, a| {

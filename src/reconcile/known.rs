@@ -1,0 +1,54 @@
+//! When a pass can decide without Nomad's job list: every rendered job has a record of inputs
+//! drover applied, no record lacks a file, no file is blocked, and no drift check is due. The
+//! list could then change no decision but one — a job stopped, removed or taken over outside
+//! Git — and finding those is what the drift check is for: it comes due within
+//! `drift_interval`, and that pass lists the jobs. Skipping the list is what makes a pass over
+//! an unchanged repository cost no Nomad call.
+
+use std::collections::BTreeSet;
+use std::time::SystemTime;
+
+use super::{Desired, Settings, drift_check_due};
+use crate::state::{LiveJob, Ownership, SourceState};
+
+/// The live jobs as the state records them, or `None` when the pass must list them.
+pub fn live_from_state(
+    desired: &Desired,
+    state: &SourceState,
+    settings: &Settings,
+    now: SystemTime,
+) -> Option<Vec<LiveJob>> {
+    let listed_needed = settings.full
+        || desired.fetch_error.is_some()
+        || !desired.blocked.is_empty()
+        || desired.jobs.is_empty();
+    if listed_needed {
+        return None;
+    }
+    let keys: BTreeSet<_> = desired.jobs.iter().map(|j| &j.key).collect();
+    if keys.len() != state.jobs.len() {
+        return None;
+    }
+    for job in &desired.jobs {
+        let record = state.jobs.get(&job.key)?;
+        let known_bad = record.failed_fingerprint.as_ref() == Some(&job.fingerprint);
+        if record.applied_fingerprint.is_none() && !known_bad {
+            return None;
+        }
+        if drift_check_due(record, settings.drift_interval, now) {
+            return None;
+        }
+    }
+    let live = state.jobs.iter().map(|(key, record)| LiveJob {
+        key: key.clone(),
+        owner: Some(Ownership {
+            source: settings.source.clone(),
+            path: record.path.clone(),
+            commit: record.applied_commit.clone().unwrap_or_default(),
+            prunable: true,
+        }),
+        stopped: false,
+        version: record.version,
+    });
+    Some(live.collect())
+}
