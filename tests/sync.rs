@@ -86,6 +86,7 @@ impl World {
             shutdown: CancellationToken::new(),
             observer: None,
             fence: None,
+            prepared: drover::sync::PrepareCache::default(),
         };
         let source = &config.sources[0];
         let mirror = Mirror::open(source, &config.state.dir).expect("mirror");
@@ -473,6 +474,40 @@ async fn a_var_file_change_rerenders_the_jobs_that_use_it() {
         w.sim.job("default", "web").unwrap()["TaskGroups"][0]["Tasks"][0]["Config"]["image"],
         "nginx:2"
     );
+}
+
+#[tokio::test]
+async fn a_change_of_an_inlined_file_alone_rerenders_the_job_that_reads_it() {
+    let w = World::new("").await;
+    let reads_files = job_file("web", "nginx:1").replace(
+        "datacenters = [\"dc1\"]",
+        "datacenters = [\"dc1\"]\n  meta {\n    conf     = file(\"../files/web.conf\")\n    optional = fileexists(\"../files/extra.conf\")\n  }",
+    );
+    w.repo.write("jobs/web.nomad.hcl", &reads_files);
+    w.repo
+        .write("jobs/api.nomad.hcl", &job_file("api", "nginx:1"));
+    w.repo.write("files/web.conf", "workers = 1\n");
+    w.repo.commit("web reads a file");
+    let detach = Options {
+        detach: true,
+        ..Options::default()
+    };
+    assert!(w.pass(detach).await.converged());
+    let meta = |key: &str| w.sim.job("default", "web").unwrap()["Meta"][key].clone();
+    assert_eq!(meta("conf"), "workers = 1\n");
+
+    w.repo.write("files/web.conf", "workers = 2\n");
+    w.repo.commit("only the inlined file changes");
+    let report = w.pass(detach).await;
+    assert_eq!(status_of(&report, "web"), Status::Submitted, "{report:#?}");
+    assert_eq!(status_of(&report, "api"), Status::Unchanged);
+    assert_eq!(meta("conf"), "workers = 2\n");
+
+    w.repo.write("files/extra.conf", "");
+    w.repo.commit("a file fileexists() looks for appears");
+    let report = w.pass(detach).await;
+    assert_eq!(status_of(&report, "web"), Status::Submitted, "{report:#?}");
+    assert_eq!(meta("optional"), "true");
 }
 
 #[tokio::test]

@@ -52,6 +52,7 @@ pub(crate) struct Shared {
     sync: SyncSettings,
     /// With high availability: raised while this instance leads.
     fence: Option<Fence>,
+    prepared: sync::PrepareCache,
 }
 
 impl Shared {
@@ -64,6 +65,7 @@ impl Shared {
             shutdown: cancel,
             observer: Some(self.observer()),
             fence: self.fence.clone(),
+            prepared: self.prepared.clone(),
         }
     }
 
@@ -201,6 +203,7 @@ pub async fn serve_config(path: PathBuf, config: Config) -> anyhow::Result<ExitC
         state_dir: config.state.dir.clone(),
         sync: config.sync.clone(),
         fence: ha.as_ref().map(|(_, _, fence)| fence.clone()),
+        prepared: sync::PrepareCache::default(),
     };
     let root = CancellationToken::new();
     let tracker = TaskTracker::new();

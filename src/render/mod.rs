@@ -89,6 +89,9 @@ pub struct Prepared {
     pub depends_on: Vec<String>,
     /// The policy view of the file's literal values, for checks without Nomad.
     pub file_view: JobView,
+    /// The files `file()`, `filebase64()` and `fileexists()` read, with what they found
+    /// (`None`: no such file), to tell later whether any of them changed.
+    pub inlined_inputs: Vec<(String, Option<Vec<u8>>)>,
     settings: Settings,
     original: String,
     inlined: String,
@@ -156,6 +159,7 @@ pub fn prepare(
         depends_on,
         settings: settings.clone(),
         original: checked.text,
+        inlined_inputs: inlined.inputs,
         inlined: inlined.text,
         variables: variables.content.clone(),
         shifts: inlined.shifts,

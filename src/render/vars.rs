@@ -16,7 +16,7 @@ use super::inline::quote;
 use crate::source::RepoFiles;
 
 /// A source's merged variables, and the var files they came from (for the fingerprint).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Variables {
     /// HCL var-file content for the parse request's `Variables`; empty when there are none.
     pub(crate) content: String,

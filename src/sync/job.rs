@@ -64,7 +64,7 @@ pub(super) async fn execute(inputs: Inputs<'_>) -> Vec<JobReport> {
         commit: inputs.commit.to_owned(),
         live_commits: Arc::new(live_commits),
     };
-    let mut jobs = inputs.prepared.jobs;
+    let mut prepared = inputs.prepared;
     let (prunes, others): (Vec<Action>, Vec<Action>) = inputs
         .actions
         .into_iter()
@@ -72,8 +72,13 @@ pub(super) async fn execute(inputs: Inputs<'_>) -> Vec<JobReport> {
     let work: Vec<(Action, Option<Prepared>)> = others
         .into_iter()
         .map(|a| {
-            let prepared = a.job.as_ref().and_then(|k| jobs.remove(k));
-            (a, prepared)
+            let needed = matches!(
+                a.kind(),
+                ActionKind::Create | ActionKind::Update | ActionKind::Plan
+            );
+            let file = a.job.as_ref().filter(|_| needed);
+            let file = file.and_then(|k| prepared.take(k, &a.path));
+            (a, file)
         })
         .collect();
     let max = env.ctx.max_parallel;

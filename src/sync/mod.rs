@@ -8,6 +8,7 @@
 //! Prunes run last, and only when no file failed to render during the pass, so that a parse
 //! error found late cannot let a job be deleted (invariant 2).
 
+mod cache;
 mod job;
 pub mod once;
 mod prepare;
@@ -19,6 +20,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
+pub use cache::PrepareCache;
 pub use prepare::join as join_errors;
 pub use report::{JobReport, PassReport, Status};
 
@@ -52,6 +54,8 @@ pub struct Context {
     /// With high availability: lowered when this instance stops leading; no register or prune
     /// starts then (those in flight finish), and the rest of the pass reports pending.
     pub fence: Option<crate::leader::Fence>,
+    /// What earlier passes learned from each job file.
+    pub prepared: PrepareCache,
 }
 
 impl Context {
@@ -97,7 +101,7 @@ pub async fn pass(source: &Source, mirror: &Mirror, ctx: &Context, options: Opti
             return report;
         }
     };
-    let prepared = match prepare::prepare(mirror, fetched.commit, source) {
+    let prepared = match prepare::prepare(mirror, fetched.commit, source, &ctx.prepared) {
         Ok(p) => p,
         Err(e) => {
             report.error = Some(e.to_string());

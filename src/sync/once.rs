@@ -31,6 +31,7 @@ pub async fn run(config: &Config, options: Options) -> anyhow::Result<ExitCode> 
         shutdown: CancellationToken::new(),
         observer: None,
         fence: None,
+        prepared: super::PrepareCache::default(),
     };
     let mut reports = Vec::new();
     for source in &config.sources {

@@ -1,26 +1,55 @@
 //! The local half of a pass: the job files at the fetched commit, each prepared (checked,
-//! `file()` inlined, fingerprinted) without any Nomad call, and what reconcile needs to know
-//! about them. A file that cannot be prepared is blocked with every error found in it.
+//! `file()` inlined, fingerprinted) without any Nomad call — or, when its inputs are those of
+//! an earlier pass, known from that pass — and what reconcile needs to know about them. A file
+//! that cannot be prepared is blocked with every error found in it.
 
 use std::collections::HashMap;
 
+use super::cache::{Entry, PrepareCache};
 use crate::config::Source;
 use crate::reconcile::{BlockedFile, Desired, DesiredJob, Problem};
-use crate::render::{self, Prepared, RenderError};
-use crate::source::{CommitId, Mirror, SourceError};
+use crate::render::{self, Prepared, RenderError, Variables};
+use crate::source::{CommitId, Mirror, Snapshot, SourceError};
 use crate::state::JobKey;
 
 /// The job files of one commit, ready for reconcile and, where needed, for Nomad.
 pub(crate) struct PreparedSet {
     pub desired: Desired,
-    /// The files that prepared cleanly, by job.
-    pub jobs: HashMap<JobKey, Prepared>,
+    /// The files prepared in this pass (the others were unchanged since an earlier one), by job.
+    jobs: HashMap<JobKey, Prepared>,
+    snapshot: Snapshot,
+    settings: render::Settings,
+    variables: Variables,
+}
+
+impl PreparedSet {
+    /// The prepared file of job `key` at `path`, preparing it again if an earlier pass did.
+    pub fn take(&mut self, key: &JobKey, path: &str) -> Option<Prepared> {
+        if let Some(prepared) = self.jobs.remove(key) {
+            return Some(prepared);
+        }
+        match render::prepare(&self.snapshot, path, &self.settings, &self.variables) {
+            Ok(prepared) => Some(prepared),
+            Err(errors) => {
+                tracing::error!(path, errors = %join(&errors), "a file that prepared before no longer does");
+                None
+            }
+        }
+    }
+}
+
+/// A file that prepared to a job, in this pass or (`prepared` is `None`) an earlier one.
+struct Ready {
+    path: String,
+    entry: Entry,
+    prepared: Option<Prepared>,
 }
 
 pub(crate) fn prepare(
     mirror: &Mirror,
     commit: CommitId,
     source: &Source,
+    cache: &PrepareCache,
 ) -> Result<PreparedSet, SourceError> {
     let snapshot = mirror.snapshot(commit)?;
     for submodule in &snapshot.submodules {
@@ -32,8 +61,8 @@ pub(crate) fn prepare(
         .iter()
         .map(|e| blocked_file(e.path(), None, Problem::Render, e.to_string()))
         .collect();
-    let mut prepared = Vec::new();
-    match render::load_variables(&snapshot, &settings) {
+    let mut ready = Vec::new();
+    let variables = match render::load_variables(&snapshot, &settings) {
         Err(errors) => {
             // No job can be rendered as configured: each is blocked (which also stops pruning).
             let message = join(&errors);
@@ -43,48 +72,79 @@ pub(crate) fn prepare(
                     .iter()
                     .map(|f| blocked_file(&f.path, None, Problem::Render, message.clone())),
             );
+            Variables::default()
         }
         Ok(variables) => {
+            let mut known = cache.take(&source.name, &settings, &variables);
             for file in &snapshot.files {
-                match render::prepare(&snapshot, &file.path, &settings, &variables) {
-                    Ok(p) => prepared.push(p),
-                    Err(errors) => blocked.push(blocked_file(
-                        &file.path,
-                        None,
-                        Problem::Render,
-                        join(&errors),
-                    )),
+                let path = file.path.clone();
+                match known.remove(&path) {
+                    Some(entry) if entry.holds(file.blob, &snapshot) => ready.push(Ready {
+                        path,
+                        entry,
+                        prepared: None,
+                    }),
+                    _ => match render::prepare(&snapshot, &path, &settings, &variables) {
+                        Ok(p) => ready.push(Ready {
+                            path,
+                            entry: Entry::new(&p, file.blob),
+                            prepared: Some(p),
+                        }),
+                        Err(errors) => {
+                            blocked.push(blocked_file(&path, None, Problem::Render, join(&errors)))
+                        }
+                    },
                 }
             }
+            let entries = ready.iter().map(|r| (r.path.clone(), r.entry.clone()));
+            cache.put(
+                &source.name,
+                settings.clone(),
+                variables.clone(),
+                entries.collect(),
+            );
+            variables
         }
-    }
-    let keys: Vec<(JobKey, String)> = prepared.iter().map(|p| (p.key(), p.path.clone())).collect();
+    };
+    let keys: Vec<(JobKey, String)> = ready
+        .iter()
+        .map(|r| (r.entry.key.clone(), r.path.clone()))
+        .collect();
     let mut duplicates = render::duplicates(&keys);
     let mut jobs = HashMap::new();
     let mut desired_jobs = Vec::new();
-    for (i, p) in prepared.into_iter().enumerate() {
+    for (i, r) in ready.into_iter().enumerate() {
+        let key = r.entry.key;
         if let Some(e) = duplicates.remove(&i) {
             blocked.push(blocked_file(
-                &p.path,
-                Some(p.key()),
+                &r.path,
+                Some(key),
                 Problem::Duplicate,
                 e.to_string(),
             ));
             continue;
         }
         desired_jobs.push(DesiredJob {
-            key: p.key(),
-            path: p.path.clone(),
-            fingerprint: p.fingerprint.clone(),
+            key: key.clone(),
+            path: r.path,
+            fingerprint: r.entry.fingerprint,
         });
-        jobs.insert(p.key(), p);
+        if let Some(p) = r.prepared {
+            jobs.insert(key, p);
+        }
     }
     let desired = Desired {
         jobs: desired_jobs,
         blocked,
         fetch_error: None,
     };
-    Ok(PreparedSet { desired, jobs })
+    Ok(PreparedSet {
+        desired,
+        jobs,
+        snapshot,
+        settings,
+        variables,
+    })
 }
 
 pub(crate) fn blocked_file(
