@@ -42,6 +42,12 @@ impl Deployment {
             "running" | "paused" | "pending" | "initializing"
         )
     }
+    /// Whether this is a deployment of job `id` in namespace `ns` (no allocation: the store
+    /// holds a deployment per job version, and every register and evaluation asks this).
+    fn is_for(&self, ns: &str, id: &str) -> bool {
+        text(&self.json, "JobID") == id && text(&self.json, "Namespace") == ns
+    }
+
     fn job_key(&self) -> (String, String) {
         (
             text(&self.json, "Namespace").to_owned(),
@@ -136,9 +142,10 @@ fn schedule(store: &mut Store, job: &Value, index: u64, now: Now) -> Option<Stri
     let ns = text(job, "Namespace").to_owned();
     let id = text(job, "ID").to_owned();
     let spec_index = num(job, "JobModifyIndex");
-    let has_deployment = store.deployments.values().any(|d| {
-        d.job_key() == (ns.clone(), id.clone()) && num(&d.json, "JobSpecModifyIndex") == spec_index
-    });
+    let has_deployment = store
+        .deployments
+        .values()
+        .any(|d| d.is_for(&ns, &id) && num(&d.json, "JobSpecModifyIndex") == spec_index);
     if has_deployment
         || !matches!(text(job, "Type"), "service" | "system")
         || !register::creates_eval(job)
@@ -268,11 +275,10 @@ fn running_description(groups: &serde_json::Map<String, Value>) -> &'static str 
 
 /// Cancels the job's active deployments (a newer version or a stop supersedes them).
 pub(crate) fn cancel_active(store: &mut Store, ns: &str, id: &str, why: &str, index: u64) {
-    let key = (ns.to_owned(), id.to_owned());
     for d in store
         .deployments
         .values_mut()
-        .filter(|d| d.is_active() && d.job_key() == key)
+        .filter(|d| d.is_active() && d.is_for(ns, id))
     {
         d.json["Status"] = json!("cancelled");
         d.json["StatusDescription"] = json!(why);
