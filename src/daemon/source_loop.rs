@@ -136,7 +136,20 @@ async fn one_pass(
         .instrument(span)
         .await;
     shared.pass_finished(source, &report, started.elapsed());
+    release_freed_memory();
     report
+}
+
+/// Hands the memory a pass freed back to the system. glibc's allocator keeps freed pages in
+/// its arenas for reuse; after a pass that rendered thousands of jobs that is tens of MiB an
+/// idle daemon would go on holding. Trimming takes well under a millisecond when little is free.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns unused pages of the allocator's own arenas to the kernel;
+    // it touches no memory in use and is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// A follower's pass: the mirror kept fresh, nothing applied.
