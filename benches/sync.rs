@@ -8,20 +8,38 @@
 //!    or register) and its ratio to a bare `git fetch` of the same commit;
 //! 3. one-file change: a commit that changes one job in N, its Nomad calls (target: one parse,
 //!    one plan, one register) and its ratio to the no-op pass;
-//! 5. the peak RSS of the `drover` binary's `sync --once --detach` making the cold sync.
+//! 4. webhook to register: `drover run` (the binary, synced, polling hourly) gets a signed
+//!    GitHub push for a commit that changes one job; the time from sending the webhook until
+//!    the simulator has answered the job's register. The simulator's request log has no
+//!    timestamps: it is polled every millisecond, so the figure is up to 1 ms late;
+//! 5. the peak RSS of the `drover` binary's `sync --once --detach` making the cold sync;
 //!
-//! Passes 1–3 run in-process through `drover::sync::pass` with `detach`. The issue's items 4
-//! (webhook to register) and 6 (idle CPU of `drover run`) are not measured yet.
+//!    5b. the steady RSS (`VmRSS`) of the `drover run` of 4 after `DROVER_BENCH_IDLE_PASSES`
+//!    (default 60: an hour of the default 60 s poll) passes of commits that change no job
+//!    file, each triggered by a webhook and waited for;
+//! 6. idle CPU: `drover run` restarted on the same state with the default 60 s poll, its user
+//!    plus system CPU time over `DROVER_BENCH_IDLE_SECS` (default 60) with nothing changing,
+//!    as a share of one core. A window of a full poll interval or longer starts half an
+//!    interval after the first pass, so that it holds exactly one poll; a shorter one starts
+//!    right after it and holds none. Drift checks are off (hourly) throughout.
+//!
+//! Passes 1–3 run in-process through `drover::sync::pass` with `detach`; 4–6 run the release
+//! binary (`drover run` follows deployments, as it does in production).
 //!
 //! `cargo bench --bench sync`; `DROVER_BENCH_SIZES` (default `100,1000,5000`),
-//! `DROVER_BENCH_LATENCY_MS` (default 2), `DROVER_BENCH_RUNS` (default 3);
+//! `DROVER_BENCH_LATENCY_MS` (default 2), `DROVER_BENCH_RUNS` (default 3),
+//! `DROVER_BENCH_IDLE_PASSES` (default 60), `DROVER_BENCH_IDLE_SECS` (default 60);
 //! `DROVER_BENCH_WRITE=1` also writes the table to `BENCHMARKS.md`.
 
 #[path = "../tests/git/mod.rs"]
 mod git;
+// The webhook secret, its signature and an HTTP client, as the endpoint's tests use them.
+#[allow(dead_code)]
+#[path = "../tests/common/serve.rs"]
+mod serve;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -41,11 +59,35 @@ const DETACH: Options = Options {
     allow_mass_prune: false,
 };
 
+/// drover's default poll interval, which the idle CPU is measured with.
+const DEFAULT_POLL: Duration = Duration::from_secs(60);
+/// The longest `drover run` may take to finish a pass (the cold sync follows deployments).
+const PASS_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
 fn var<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
         .ok()
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(default)
+}
+
+/// The bench's knobs, from the environment.
+struct Settings {
+    latency: Duration,
+    runs: usize,
+    idle_passes: usize,
+    idle_window: Duration,
+}
+
+impl Settings {
+    fn from_env() -> Self {
+        Self {
+            latency: Duration::from_millis(var("DROVER_BENCH_LATENCY_MS", 2)),
+            runs: var("DROVER_BENCH_RUNS", 3usize).max(1),
+            idle_passes: var("DROVER_BENCH_IDLE_PASSES", 60),
+            idle_window: Duration::from_secs(var("DROVER_BENCH_IDLE_SECS", 60)),
+        }
+    }
 }
 
 fn sizes() -> Vec<usize> {
@@ -165,11 +207,12 @@ impl Served {
         }
     }
 
-    /// Commits in the work tree and updates the served copy.
-    fn commit(&self, message: &str) {
-        self.repo.commit(message);
+    /// Commits in the work tree and updates the served copy; returns the commit.
+    fn commit(&self, message: &str) -> String {
+        let commit = self.repo.commit(message);
         let work = self.repo.path().display().to_string();
         git::repo::git(&self.bare, &["fetch", "-q", &work, "main:main"]);
+        commit
     }
 }
 
@@ -198,6 +241,7 @@ impl World {
             shutdown: CancellationToken::new(),
             observer: None,
             fence: None,
+            prepared: drover::sync::PrepareCache::default(),
         };
         Self {
             sim,
@@ -244,12 +288,28 @@ impl World {
 }
 
 fn config(nomad: &str, state: &Path, url: &str) -> Config {
-    let text = format!(
-        "[nomad]\naddress = \"{nomad}\"\n[state]\ndir = \"{}\"\n[sync]\ndrift_interval = \"1h\"\n\
-         [[source]]\nname = \"bench\"\nurl = \"{url}\"\npaths = [\"jobs/**/*.nomad.hcl\"]\n",
-        state.display()
-    );
+    let text = config_text(nomad, state, url, "");
     Config::parse(&text, Path::new("drover.toml"), &Env::default()).expect("config")
+}
+
+/// The bench's configuration: drift checks hourly, one source `bench` of `url`, then `extra`
+/// (more keys of the source, and tables after it).
+fn config_text(nomad: &str, state: &Path, url: &str, extra: &str) -> String {
+    format!(
+        "[nomad]\naddress = \"{nomad}\"\n[state]\ndir = \"{}\"\n[sync]\ndrift_interval = \"1h\"\n\
+         [[source]]\nname = \"bench\"\nurl = \"{url}\"\npaths = [\"jobs/**/*.nomad.hcl\"]\n{extra}",
+        state.display()
+    )
+}
+
+/// Writes the configuration of the `drover` binary in `world`'s directory, its state in
+/// `state/` there, and returns the file.
+fn write_config(world: &World, url: &str, extra: &str) -> PathBuf {
+    let dir = world.state_dir.path();
+    let file = dir.join("drover.toml");
+    let text = config_text(&world.sim.url(), &dir.join("state"), url, extra);
+    std::fs::write(&file, text).expect("config file");
+    file
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -292,9 +352,11 @@ struct Row {
     one: Duration,
     one_calls: Calls,
     rss_kib: Option<u64>,
+    run: RunFigures,
 }
 
-fn measure(rt: &Runtime, n: usize, latency: Duration, runs: usize) -> Row {
+fn measure(rt: &Runtime, n: usize, settings: &Settings) -> Row {
+    let (latency, runs) = (settings.latency, settings.runs);
     let started = Instant::now();
     let served = Served::new(n);
     eprintln!("N={n}: repository built in {:?}", started.elapsed());
@@ -366,6 +428,9 @@ fn measure(rt: &Runtime, n: usize, latency: Duration, runs: usize) -> Row {
     let rss_kib = peak_rss(rt, &served.url, latency);
     eprintln!("N={n}: peak RSS {rss_kib:?} KiB");
 
+    // 4, 5b and 6: `drover run`.
+    let run = drover_run(rt, &served, n, settings);
+
     Row {
         n,
         cold: mid(cold),
@@ -378,6 +443,7 @@ fn measure(rt: &Runtime, n: usize, latency: Duration, runs: usize) -> Row {
         one: mid(one),
         one_calls,
         rss_kib,
+        run,
     }
 }
 
@@ -385,17 +451,7 @@ fn measure(rt: &Runtime, n: usize, latency: Duration, runs: usize) -> Row {
 /// when there is one, else `VmHWM` polled from `/proc`.
 fn peak_rss(rt: &Runtime, url: &str, latency: Duration) -> Option<u64> {
     let world = World::new(rt, url, latency);
-    let config_file = world.state_dir.path().join("drover.toml");
-    std::fs::write(
-        &config_file,
-        format!(
-            "[nomad]\naddress = \"{}\"\n[state]\ndir = \"{}\"\n[sync]\ndrift_interval = \"1h\"\n\
-             [[source]]\nname = \"bench\"\nurl = \"{url}\"\npaths = [\"jobs/**/*.nomad.hcl\"]\n",
-            world.sim.url(),
-            world.state_dir.path().join("state").display()
-        ),
-    )
-    .expect("config file");
+    let config_file = write_config(&world, url, "");
     let drover = env!("CARGO_BIN_EXE_drover");
     let args = [
         "--config",
@@ -427,14 +483,9 @@ fn peak_rss(rt: &Runtime, url: &str, latency: Duration) -> Option<u64> {
         .stderr(Stdio::null())
         .spawn()
         .expect("drover runs");
-    let status = format!("/proc/{}/status", child.id());
     let mut peak = None;
     loop {
-        if let Some(kib) = std::fs::read_to_string(&status).ok().and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        }) {
+        if let Some(kib) = proc_kib(child.id(), "VmHWM:") {
             peak = Some(kib);
         }
         if child.try_wait().expect("wait").is_some() {
@@ -442,6 +493,321 @@ fn peak_rss(rt: &Runtime, url: &str, latency: Duration) -> Option<u64> {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// What `drover run` measures: 4, 5b and 6.
+struct RunFigures {
+    webhook: Duration,
+    steady_rss_kib: Option<u64>,
+    idle_cpu_percent: f64,
+    idle_polls: u64,
+}
+
+/// `drover run` on a new simulator and an empty state: its cold sync, then 4 and 5b in that
+/// process, then 6 in a second one on the same state.
+fn drover_run(rt: &Runtime, served: &Served, n: usize, settings: &Settings) -> RunFigures {
+    let world = World::new(rt, &served.url, settings.latency);
+    let started = Instant::now();
+    let agent = Agent::start(&world, &served.url, "1h");
+    agent.wait_synced(rt, &served.repo.head());
+    eprintln!("N={n}: drover run: cold sync in {:?}", started.elapsed());
+    let webhook = webhook_to_register(rt, &world.sim, served, &agent, n, settings.runs);
+    let steady_rss_kib = steady_rss(rt, served, &agent, n, settings.idle_passes);
+    drop(agent);
+
+    let poll = format!("{}s", DEFAULT_POLL.as_secs());
+    let agent = Agent::start(&world, &served.url, &poll);
+    let (idle_cpu_percent, idle_polls) = idle_cpu(rt, served, &agent, n, settings.idle_window);
+    RunFigures {
+        webhook,
+        steady_rss_kib,
+        idle_cpu_percent,
+        idle_polls,
+    }
+}
+
+/// Webhook to register (item 4), the median of `runs`: per run, a commit that changes one job,
+/// a webhook, the time until the simulator has answered its register; then the pass is waited
+/// for.
+fn webhook_to_register(
+    rt: &Runtime,
+    sim: &Sim,
+    served: &Served,
+    agent: &Agent,
+    n: usize,
+    runs: usize,
+) -> Duration {
+    let mut times = Vec::new();
+    for run in 0..runs {
+        // A version no earlier change used.
+        let changed = (run * 7919 + 1) % n;
+        served
+            .repo
+            .write(&job_path(changed), &job_file(changed, runs + run + 1));
+        let commit = served.commit("one job changes, pushed");
+        sim.clear_requests();
+        let started = Instant::now();
+        agent.push(rt, &served.url);
+        let elapsed = wait_register(sim, started);
+        agent.wait_synced(rt, &commit);
+        eprintln!("N={n}: webhook run {run}: register after {elapsed:?}");
+        times.push(elapsed);
+    }
+    mid(times)
+}
+
+/// Polls the simulator's log every millisecond until a job register is in it (the log has no
+/// timestamps); returns the time since `started`.
+fn wait_register(sim: &Sim, started: Instant) -> Duration {
+    loop {
+        let registered = sim
+            .requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.path == "/v1/jobs");
+        if registered {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < PASS_TIMEOUT,
+            "no job registered after the webhook"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Steady RSS (item 5b): `passes` passes of commits that change no job file, each triggered by
+/// a webhook and waited for; then `VmRSS`.
+fn steady_rss(
+    rt: &Runtime,
+    served: &Served,
+    agent: &Agent,
+    n: usize,
+    passes: usize,
+) -> Option<u64> {
+    let before = agent.rss_kib();
+    let started = Instant::now();
+    for pass in 0..passes {
+        served
+            .repo
+            .write("README.md", &format!("jobs, idle pass {pass}\n"));
+        let commit = served.commit("no job changes, pushed");
+        agent.push(rt, &served.url);
+        agent.wait_synced(rt, &commit);
+    }
+    let after = agent.rss_kib();
+    eprintln!(
+        "N={n}: {passes} idle passes in {:?}; RSS {} MiB before, {} MiB after",
+        started.elapsed(),
+        mib(before),
+        mib(after)
+    );
+    after
+}
+
+/// Idle CPU (item 6): the share of one core `agent` (polling every [`DEFAULT_POLL`]) uses over
+/// `window` with nothing changing, in percent, and the passes in the window. A window of a poll
+/// interval or more starts half an interval after the first pass, so that it holds one poll
+/// (they come an interval plus up to 10 % jitter after a pass ends).
+fn idle_cpu(
+    rt: &Runtime,
+    served: &Served,
+    agent: &Agent,
+    n: usize,
+    window: Duration,
+) -> (f64, u64) {
+    agent.wait_synced(rt, &served.repo.head());
+    if window >= DEFAULT_POLL {
+        std::thread::sleep(DEFAULT_POLL / 2);
+    }
+    let (started, cpu) = (Instant::now(), cpu_seconds(agent.pid()));
+    let passes_before = agent.passes(rt);
+    std::thread::sleep(window);
+    let cpu = cpu_seconds(agent.pid()) - cpu;
+    let elapsed = started.elapsed();
+    let polls = agent.passes(rt).saturating_sub(passes_before);
+    let percent = 100.0 * cpu / elapsed.as_secs_f64();
+    eprintln!(
+        "N={n}: idle: {cpu:.2} s CPU in {elapsed:?} ({percent:.3} % of a core), {polls} poll(s)"
+    );
+    (percent, polls)
+}
+
+/// `drover run` with the bench's configuration in a world's directory, its HTTP endpoint on a
+/// loopback port, `DROVER_LOG=warn` into `drover.log` there. Stopped with `SIGTERM` when
+/// dropped.
+struct Agent {
+    child: Child,
+    url: String,
+    http: reqwest::Client,
+    log: PathBuf,
+}
+
+impl Agent {
+    /// Starts `drover run` polling every `poll`, with the webhook secret of the endpoint's tests.
+    fn start(world: &World, url: &str, poll: &str) -> Self {
+        let dir = world.state_dir.path();
+        let secret = dir.join("webhook-secret");
+        std::fs::write(&secret, serve::SECRET).expect("secret file");
+        let port = git::free_port();
+        let extra = format!(
+            "poll = \"{poll}\"\n[server]\nlisten = \"127.0.0.1:{port}\"\nwebhook_secret_file = \"{}\"\n",
+            secret.display()
+        );
+        let config = write_config(world, url, &extra);
+        let log = dir.join("drover.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_drover"))
+            .arg("--config")
+            .arg(&config)
+            .arg("run")
+            .env("DROVER_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("drover run starts");
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            http: serve::http_client(None),
+            log,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn rss_kib(&self) -> Option<u64> {
+        proc_kib(self.pid(), "VmRSS:")
+    }
+
+    /// The source's entry in `/status`, once the endpoint answers.
+    fn status(&self, rt: &Runtime) -> Option<serde_json::Value> {
+        let url = format!("{}/status", self.url);
+        let doc: serde_json::Value = rt.block_on(async {
+            let response = self.http.get(url).send().await.ok()?;
+            response.json().await.ok()
+        })?;
+        doc["sources"].get(0).cloned()
+    }
+
+    /// The source's passes so far.
+    fn passes(&self, rt: &Runtime) -> u64 {
+        self.status(rt)
+            .and_then(|s| s["passes"].as_u64())
+            .expect("/status answers")
+    }
+
+    /// Waits until a pass has converged on `commit`; returns the source's passes so far.
+    fn wait_synced(&self, rt: &Runtime, commit: &str) -> u64 {
+        let started = Instant::now();
+        loop {
+            if let Some(s) = self.status(rt)
+                && s["last_synced_commit"] == commit
+                && s["last_pass_result"] == "converged"
+            {
+                return s["passes"].as_u64().unwrap_or_default();
+            }
+            assert!(
+                started.elapsed() < PASS_TIMEOUT,
+                "drover run did not sync {commit}: {}",
+                self.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// A signed GitHub push of `main` of the repository at `url`.
+    fn push(&self, rt: &Runtime, url: &str) {
+        let body = serde_json::json!({
+            "ref": "refs/heads/main",
+            "repository": { "clone_url": url },
+        })
+        .to_string();
+        let signature = format!("sha256={}", serve::sign(body.as_bytes()));
+        let request = self
+            .http
+            .post(format!("{}/webhook", self.url))
+            .header("x-github-event", "push")
+            .header("x-hub-signature-256", signature)
+            .header("content-type", "application/json")
+            .body(body);
+        // Sent inside the runtime: the request's timeout needs its timer.
+        let status = rt
+            .block_on(async { request.send().await })
+            .expect("webhook delivered")
+            .status();
+        assert_eq!(status, 200, "the webhook triggered no pass");
+    }
+
+    /// The end of drover's log, for a failure message.
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let skip = log.chars().count().saturating_sub(2000);
+        log.chars().skip(skip).collect()
+    }
+}
+
+impl Drop for Agent {
+    /// `SIGTERM`, then up to 30 s for drover to exit, then `SIGKILL`.
+    fn drop(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            match self.child.try_wait() {
+                Ok(Some(status)) if status.success() => return,
+                Ok(Some(status)) => {
+                    eprintln!("drover run exited with {status}: {}", self.log_tail());
+                    return;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Err(_) => break,
+            }
+        }
+        eprintln!("drover run did not stop on SIGTERM; killing it");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `key` line (`VmRSS:`, `VmHWM:`...) of `/proc/<pid>/status`, in KiB.
+fn proc_kib(pid: u32, key: &str) -> Option<u64> {
+    kib_line(
+        &std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?,
+        key,
+    )
+}
+
+/// The value of the line starting with `key` in a `/proc` file of `key value kB` lines.
+fn kib_line(text: &str, key: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The user plus system CPU time of `pid` so far, in seconds: fields 14 and 15 of
+/// `/proc/<pid>/stat`, in clock ticks.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/<pid>/stat");
+    // Field 2, the command name in parentheses, may hold spaces; field 3 follows its `)`.
+    let (_, rest) = stat.rsplit_once(')').expect("stat fields");
+    let field = |n: usize| -> u64 {
+        rest.split_whitespace()
+            .nth(n - 3)
+            .and_then(|v| v.parse().ok())
+            .expect("a numeric stat field")
+    };
+    // SAFETY: sysconf only reads a constant of the system.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (field(14) + field(15)) as f64 / ticks.max(1) as f64
 }
 
 fn mid(mut times: Vec<Duration>) -> Duration {
@@ -457,14 +823,18 @@ fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 
+fn mib(kib: Option<u64>) -> String {
+    kib.map_or_else(|| "?".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0))
+}
+
 fn table(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| N | cold sync ms (fetch) | calls | lower bound ms | ratio | no-op ms | calls | git fetch ms | ratio | one file ms | calls | ratio to no-op | peak RSS MiB |\n\
-         | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        "| N | cold sync ms (fetch) | calls | lower bound ms | ratio | no-op ms | calls | git fetch ms | ratio | one file ms | calls | ratio to no-op | webhook to register ms | peak RSS MiB | steady RSS MiB | idle CPU % (polls) |\n\
+         | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
     );
     for r in rows {
         out.push_str(&format!(
-            "| {} | {} ({}) | {} | {} | {:.2} | {} | {} | {} | {:.2} | {} | {} | {:.2} | {} |\n",
+            "| {} | {} ({}) | {} | {} | {:.2} | {} | {} | {} | {:.2} | {} | {} | {:.2} | {} | {} | {} | {:.2} ({}) |\n",
             r.n,
             ms(r.cold),
             ms(r.cold_fetch),
@@ -478,8 +848,11 @@ fn table(rows: &[Row]) -> String {
             ms(r.one),
             r.one_calls,
             ratio(r.one, r.noop),
-            r.rss_kib
-                .map_or_else(|| "?".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0)),
+            ms(r.run.webhook),
+            mib(r.rss_kib),
+            mib(r.run.steady_rss_kib),
+            r.run.idle_cpu_percent,
+            r.run.idle_polls,
         ));
     }
     out
@@ -497,11 +870,7 @@ fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
+        .and_then(|s| kib_line(&s, "MemTotal:"))
         .map_or_else(
             || "?".to_owned(),
             |k| format!("{:.1} GiB", k as f64 / 1048576.0),
@@ -516,18 +885,17 @@ fn machine() -> String {
 fn main() {
     // `cargo bench` passes `--bench`; nothing here takes arguments.
     let sizes = sizes();
-    let latency = Duration::from_millis(var("DROVER_BENCH_LATENCY_MS", 2));
-    let runs = var("DROVER_BENCH_RUNS", 3usize).max(1);
+    let settings = Settings::from_env();
+    let (latency, runs) = (settings.latency, settings.runs);
+    let (idle_passes, idle_secs) = (settings.idle_passes, settings.idle_window.as_secs());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let rows: Vec<Row> = sizes
-        .iter()
-        .map(|&n| measure(&rt, n, latency, runs))
-        .collect();
+    let rows: Vec<Row> = sizes.iter().map(|&n| measure(&rt, n, &settings)).collect();
     let command = format!(
-        "DROVER_BENCH_SIZES={} DROVER_BENCH_LATENCY_MS={} DROVER_BENCH_RUNS={runs} cargo bench --bench sync",
+        "DROVER_BENCH_SIZES={} DROVER_BENCH_LATENCY_MS={} DROVER_BENCH_RUNS={runs} \
+         DROVER_BENCH_IDLE_PASSES={idle_passes} DROVER_BENCH_IDLE_SECS={idle_secs} cargo bench --bench sync",
         sizes
             .iter()
             .map(usize::to_string)
@@ -556,8 +924,16 @@ fn main() {
              - no-op: a commit that changes no job file; ratio = wall time / a bare `git fetch` of the same commit.\n\
              - one file: a commit that changes one job in N; ratio = wall time / the no-op pass.\n\
              - calls: Nomad requests in the simulator's log, total (parse/plan/register/other).\n\
+             - webhook to register: `drover run` (the release binary, synced, polling hourly) gets a \
+             signed GitHub push of a commit that changes one job; the time from sending it until the \
+             simulator has answered the register (its log is polled every millisecond).\n\
              - peak RSS: `drover sync --once --detach` (the release binary) making the cold sync.\n\
-             - Not measured yet: webhook to register, idle CPU of `drover run`.\n\n\
+             - steady RSS: the `drover run` of the webhook figure after {idle_passes} more passes (60 \
+             are an hour at the default 60 s poll), each a webhook for a commit that changes no job file.\n\
+             - idle CPU: `drover run` restarted on that state with the default 60 s poll, its user + \
+             system CPU time over {idle_secs} s with nothing changing, in % of one core; a window of 60 s \
+             or more starts 30 s after the first pass so that it holds one poll (the polls in it are \
+             in parentheses). Drift checks are hourly, so none falls in the window.\n\n\
              {table}",
             machine()
         );
