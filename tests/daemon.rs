@@ -234,9 +234,12 @@ async fn notifies_systemd_and_pings_the_watchdog_only_while_loops_progress() {
     assert!(seen.contains("STATUS="), "{seen}");
     assert!(seen.contains("WATCHDOG=1"), "{seen}");
 
-    // Nomad holds every request: the loop stops finishing passes, the watchdog goes quiet and
-    // /healthz turns 503 with the reason.
+    // Nomad holds every request, and a change needs Nomad: the loop stops finishing passes, the
+    // watchdog goes quiet and /healthz turns 503 with the reason. (An unchanged repository
+    // needs no Nomad call, so its passes would go on finishing.)
     sim.inject(nomad_sim::Fault::new(".*").delay(Duration::from_secs(60)));
+    repo.write("web.nomad.hcl", &JOB.replace("nginx:1", "nginx:2"));
+    repo.commit("web to nginx:2");
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut unhealthy = None;
     while Instant::now() < deadline {
