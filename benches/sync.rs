@@ -1,6 +1,6 @@
 //! A whole pass at scale: a jobs repository of N realistic job files served by `git daemon`,
-//! the Nomad simulator answering every request after a latency L. For each N, the median of
-//! several runs of:
+//! the Nomad simulator answering every request a latency L after it arrived. For each N, the
+//! median of several runs of:
 //!
 //! 1. cold sync: an empty state, all N jobs created (`--detach`), against the lower bound
 //!    N × (Nomad calls per new job) × L / max_parallel;
@@ -10,8 +10,9 @@
 //!    one plan, one register) and its ratio to the no-op pass;
 //! 4. webhook to register: `drover run` (the binary, synced, polling hourly) gets a signed
 //!    GitHub push for a commit that changes one job; the time from sending the webhook until
-//!    the simulator has answered the job's register. The simulator's request log has no
-//!    timestamps: it is polled every millisecond, so the figure is up to 1 ms late;
+//!    the simulator has the job's register in its log (it logs a request once handled, before
+//!    the latency passes). The log has no timestamps: it is polled every millisecond, so the
+//!    figure is up to 1 ms late;
 //! 5. the peak RSS of the `drover` binary's `sync --once --detach` making the cold sync;
 //!
 //!    5b. the steady RSS (`VmRSS`) of the `drover run` of 4 after `DROVER_BENCH_IDLE_PASSES`
@@ -351,7 +352,7 @@ struct Row {
     git_fetch: Duration,
     one: Duration,
     one_calls: Calls,
-    rss_kib: Option<u64>,
+    once: OnceFigures,
     run: RunFigures,
 }
 
@@ -425,8 +426,11 @@ fn measure(rt: &Runtime, n: usize, settings: &Settings) -> Row {
     drop(world);
 
     // 5. The binary's peak memory making the cold sync.
-    let rss_kib = peak_rss(rt, &served.url, latency);
-    eprintln!("N={n}: peak RSS {rss_kib:?} KiB");
+    let once = sync_once(rt, &served.url, latency);
+    eprintln!(
+        "N={n}: sync --once: {:?}, {:?} of drover's CPU, {:?} of the simulator's, peak RSS {} KiB",
+        once.wall, once.cpu, once.sim_cpu, once.peak_rss_kib
+    );
 
     // 4, 5b and 6: `drover run`.
     let run = drover_run(rt, &served, n, settings);
@@ -442,56 +446,76 @@ fn measure(rt: &Runtime, n: usize, settings: &Settings) -> Row {
         git_fetch: mid(git_fetch),
         one: mid(one),
         one_calls,
-        rss_kib,
+        once,
         run,
     }
 }
 
-/// Peak RSS (KiB) of `drover sync --once --detach` from an empty state: `/usr/bin/time -v`
-/// when there is one, else `VmHWM` polled from `/proc`.
-fn peak_rss(rt: &Runtime, url: &str, latency: Duration) -> Option<u64> {
+/// What the `drover` binary's `sync --once --detach` used making the cold sync from an empty
+/// state: its peak RSS (`VmHWM`) and its own CPU time (user and system, `wait4`'s resource
+/// usage); and the CPU time this process (the simulator, nearly alone) used
+/// meanwhile. On two cores the two together bound how fast a cold sync can be.
+struct OnceFigures {
+    peak_rss_kib: u64,
+    cpu: Duration,
+    sim_cpu: Duration,
+    wall: Duration,
+}
+
+fn cpu_time(usage: &libc::rusage) -> Duration {
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+fn own_cpu_time() -> Duration {
+    // SAFETY: an all-zero `rusage` is a valid value of the plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer is to a live, writable local.
+    let done = unsafe { libc::getrusage(libc::RUSAGE_SELF, &raw mut usage) };
+    assert_eq!(done, 0, "getrusage: {}", std::io::Error::last_os_error());
+    cpu_time(&usage)
+}
+
+fn sync_once(rt: &Runtime, url: &str, latency: Duration) -> OnceFigures {
     let world = World::new(rt, url, latency);
     let config_file = write_config(&world, url, "");
-    let drover = env!("CARGO_BIN_EXE_drover");
-    let args = [
-        "--config",
-        config_file.to_str().expect("utf-8 path"),
-        "sync",
-        "--once",
-        "--detach",
-    ];
-    let time = Path::new("/usr/bin/time");
-    if time.exists() {
-        let out = Command::new(time)
-            .arg("-v")
-            .arg(drover)
-            .args(args)
-            .env("DROVER_LOG", "warn")
-            .stdout(Stdio::null())
-            .output()
-            .expect("/usr/bin/time runs");
-        assert!(out.status.success(), "drover sync --once failed");
-        return String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
-            .and_then(|v| v.trim().parse().ok());
-    }
-    let mut child = Command::new(drover)
-        .args(args)
+    let (started, sim_started) = (Instant::now(), own_cpu_time());
+    let child = Command::new(env!("CARGO_BIN_EXE_drover"))
+        .arg("--config")
+        .arg(&config_file)
+        .args(["sync", "--once", "--detach"])
         .env("DROVER_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .expect("drover runs");
-    let mut peak = None;
+    let pid = libc::pid_t::try_from(child.id()).expect("a pid");
+    let (mut status, mut peak_rss_kib) = (0, 0);
+    // SAFETY: an all-zero `rusage` is a valid value of the plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // The peak RSS is polled: `wait4`'s counts the memory of the benchmark's own process that
+    // the child shared until it ran drover.
     loop {
-        if let Some(kib) = proc_kib(child.id(), "VmHWM:") {
-            peak = Some(kib);
-        }
-        if child.try_wait().expect("wait").is_some() {
-            return peak;
+        peak_rss_kib = peak_rss_kib.max(proc_kib(child.id(), "VmHWM:").unwrap_or(0));
+        // SAFETY: reaps our own child only; both pointers are to live, writable locals.
+        let waited = unsafe { libc::wait4(pid, &raw mut status, libc::WNOHANG, &raw mut usage) };
+        assert!(waited >= 0, "wait4: {}", std::io::Error::last_os_error());
+        if waited == pid {
+            break;
         }
         std::thread::sleep(Duration::from_millis(5));
+    }
+    let (wall, sim_cpu) = (started.elapsed(), own_cpu_time() - sim_started);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "drover sync --once failed ({status})"
+    );
+    OnceFigures {
+        peak_rss_kib,
+        cpu: cpu_time(&usage),
+        sim_cpu,
+        wall,
     }
 }
 
@@ -527,7 +551,7 @@ fn drover_run(rt: &Runtime, served: &Served, n: usize, settings: &Settings) -> R
 }
 
 /// Webhook to register (item 4), the median of `runs`: per run, a commit that changes one job,
-/// a webhook, the time until the simulator has answered its register; then the pass is waited
+/// a webhook, the time until the simulator has handled its register; then the pass is waited
 /// for.
 fn webhook_to_register(
     rt: &Runtime,
@@ -829,18 +853,21 @@ fn mib(kib: Option<u64>) -> String {
 
 fn table(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| N | cold sync ms (fetch) | calls | lower bound ms | ratio | no-op ms | calls | git fetch ms | ratio | one file ms | calls | ratio to no-op | webhook to register ms | peak RSS MiB | steady RSS MiB | idle CPU % (polls) |\n\
-         | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        "| N | cold sync ms (fetch) | calls | lower bound ms | ratio | `sync --once` ms (CPU ms: drover / sim) | no-op ms | calls | git fetch ms | ratio | one file ms | calls | ratio to no-op | webhook to register ms | peak RSS MiB | steady RSS MiB | idle CPU % (polls) |\n\
+         | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
     );
     for r in rows {
         out.push_str(&format!(
-            "| {} | {} ({}) | {} | {} | {:.2} | {} | {} | {} | {:.2} | {} | {} | {:.2} | {} | {} | {} | {:.2} ({}) |\n",
+            "| {} | {} ({}) | {} | {} | {:.2} | {} ({} / {}) | {} | {} | {} | {:.2} | {} | {} | {:.2} | {} | {} | {} | {:.2} ({}) |\n",
             r.n,
             ms(r.cold),
             ms(r.cold_fetch),
             r.cold_calls,
             ms(r.bound),
             ratio(r.cold, r.bound),
+            ms(r.once.wall),
+            ms(r.once.cpu),
+            ms(r.once.sim_cpu),
             ms(r.noop),
             r.noop_calls,
             ms(r.git_fetch),
@@ -849,7 +876,7 @@ fn table(rows: &[Row]) -> String {
             r.one_calls,
             ratio(r.one, r.noop),
             ms(r.run.webhook),
-            mib(r.rss_kib),
+            mib(Some(r.once.peak_rss_kib)),
             mib(r.run.steady_rss_kib),
             r.run.idle_cpu_percent,
             r.run.idle_polls,
@@ -914,19 +941,22 @@ fn main() {
             "# Benchmarks\n\n\
              `benches/sync.rs`: a jobs repository of N generated job files (one to three groups, each \
              with a service, a check, a template) served by `git daemon` on loopback, the Nomad \
-             simulator answering every request after {latency:?}. Each figure is the median of {runs} \
+             simulator answering every request {latency:?} after it arrived. Each figure is the median of {runs} \
              runs. Passes run in-process through `drover::sync::pass` with `--detach`.\n\n\
              ```sh\n{command}\n```\n\n\
              Machine: {}.\n\n\
              - cold sync: an empty state, all N jobs created; the lower bound is \
              N × (parse + plan + register calls per job) × latency / max_parallel, ratio = wall time / bound \
              (the wall time includes the first clone, shown as fetch).\n\
+             - `sync --once`: the release binary making the same cold sync from an empty state, its wall \
+             time, its own CPU time (user + system, from `wait4`) and the simulator's meanwhile (the \
+             benchmark's process, from `getrusage`): both share the machine's two cores.\n\
              - no-op: a commit that changes no job file; ratio = wall time / a bare `git fetch` of the same commit.\n\
              - one file: a commit that changes one job in N; ratio = wall time / the no-op pass.\n\
              - calls: Nomad requests in the simulator's log, total (parse/plan/register/other).\n\
              - webhook to register: `drover run` (the release binary, synced, polling hourly) gets a \
              signed GitHub push of a commit that changes one job; the time from sending it until the \
-             simulator has answered the register (its log is polled every millisecond).\n\
+             simulator has handled the register (its log is polled every millisecond).\n\
              - peak RSS: `drover sync --once --detach` (the release binary) making the cold sync.\n\
              - steady RSS: the `drover run` of the webhook figure after {idle_passes} more passes (60 \
              are an hour at the default 60 s poll), each a webhook for a commit that changes no job file.\n\

@@ -8,6 +8,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
@@ -97,12 +98,14 @@ pub struct Store {
     path: PathBuf,
     /// Makes each temporary file name unique within the process.
     counter: AtomicU64,
-    /// Group commit: how many changes were made through [`Store::change_and_save`], and how
-    /// many of them the file on disk holds. One save is written at a time; the changes made
+    /// Group commit: how many changes were made through [`Store::change_and_save`] and
+    /// [`Store::change_and_save_within`], and how many of them the file on disk holds. One save is written at a time; the changes made
     /// while it is written all go into the next one.
     changes: AtomicU64,
     saved: AtomicU64,
     writing: Mutex<()>,
+    /// When the latest write began.
+    last_write: Mutex<Option<Instant>>,
 }
 
 impl Store {
@@ -116,6 +119,7 @@ impl Store {
             changes: AtomicU64::new(0),
             saved: AtomicU64::new(0),
             writing: Mutex::new(()),
+            last_write: Mutex::new(None),
         }
     }
 
@@ -129,15 +133,41 @@ impl Store {
         state: &Mutex<State>,
         change: impl FnOnce(&mut State),
     ) -> Result<(), StateError> {
-        let mine = {
-            let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
-            change(&mut state);
-            self.changes.fetch_add(1, Ordering::SeqCst) + 1
-        };
+        let mine = self.change(state, change);
+        self.save_through(state, mine)
+    }
+
+    /// Makes `change` to `state`, and writes the file only when no write began in the last
+    /// `interval`; otherwise the change goes to disk with the next write. For changes that
+    /// Nomad's ownership meta restores after a crash: they cost at most one write an interval.
+    pub fn change_and_save_within(
+        &self,
+        state: &Mutex<State>,
+        change: impl FnOnce(&mut State),
+        interval: std::time::Duration,
+    ) -> Result<(), StateError> {
+        let mine = self.change(state, change);
+        let last = *self.last_write.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|at| at.elapsed() < interval) {
+            return Ok(());
+        }
+        self.save_through(state, mine)
+    }
+
+    /// Makes a change and returns its number.
+    fn change(&self, state: &Mutex<State>, change: impl FnOnce(&mut State)) -> u64 {
+        let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+        change(&mut state);
+        self.changes.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Writes the file unless a write since change `mine` already holds it.
+    fn save_through(&self, state: &Mutex<State>, mine: u64) -> Result<(), StateError> {
         let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
         if self.saved.load(Ordering::SeqCst) >= mine {
             return Ok(());
         }
+        *self.last_write.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
         let (bytes, upto) = {
             let state = state.lock().unwrap_or_else(|e| e.into_inner());
             // Read under the state lock: every change counted so far is in what is serialized.

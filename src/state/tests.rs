@@ -113,6 +113,39 @@ fn every_change_is_on_disk_when_change_and_save_returns() {
 }
 
 #[test]
+fn a_change_that_may_wait_goes_to_disk_with_the_next_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::new(dir.path());
+    let state = std::sync::Mutex::new(State::default());
+    let add = |id: &'static str| {
+        move |s: &mut State| {
+            let record = JobRecord::new("jobs/a.nomad.hcl");
+            s.source_mut("platform")
+                .jobs
+                .insert(JobKey::new("default", id), record);
+        }
+    };
+    let on_disk = |id: &str| {
+        let loaded = store.load().expect("load").state;
+        loaded
+            .source("platform")
+            .jobs
+            .contains_key(&JobKey::new("default", id))
+    };
+    let hour = Duration::from_secs(3600);
+    store
+        .change_and_save_within(&state, add("first"), hour)
+        .expect("save");
+    assert!(on_disk("first"), "no write yet: this one writes");
+    store
+        .change_and_save_within(&state, add("second"), hour)
+        .expect("save");
+    assert!(!on_disk("second"), "a write began within the interval");
+    store.change_and_save(&state, add("third")).expect("save");
+    assert!(on_disk("second") && on_disk("third"));
+}
+
+#[test]
 fn a_missing_file_is_an_empty_state() {
     let dir = tempfile::tempdir().expect("tempdir");
     let loaded = Store::new(dir.path().join("not-yet")).load().expect("load");

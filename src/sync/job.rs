@@ -1,6 +1,6 @@
 //! The Nomad half of a pass: each action carried out (render through Nomad, policy, apply,
-//! track) with bounded concurrency, every outcome recorded in the state as it happens, prunes
-//! last.
+//! track) with bounded concurrency, every outcome recorded in the state as it happens (on disk
+//! at once when Nomad could not tell it again, see [`Save`]), prunes last.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use tracing::Instrument;
 
 use super::prepare::PreparedSet;
-use super::{Context, JobReport, Options, Status};
+use super::{Context, JobReport, Options, Save, Status};
 use crate::apply::{self, Applied, Intent, Submit};
 use crate::config::Source;
 use crate::nomad::Client;
@@ -235,7 +235,7 @@ async fn apply_and_track(
                 .get(&key)
                 .cloned()
                 .unwrap_or_else(|| env.commit.clone());
-            record(env, rendered, move |r| {
+            record(env, rendered, Save::Soon, move |r| {
                 r.applied(&fingerprint, &commit, SystemTime::now())
             })
             .await;
@@ -247,7 +247,7 @@ async fn apply_and_track(
             Ok((Status::Unchanged, detail.to_owned()))
         }
         Applied::Drifted { summary } => {
-            record(env, rendered, |r| {
+            record(env, rendered, Save::Soon, |r| {
                 r.last_drift_check = Some(SystemTime::now())
             })
             .await;
@@ -268,7 +268,7 @@ async fn apply_and_track(
             eval_id, summary, ..
         } => {
             let (fp, commit) = (fingerprint.clone(), env.commit.clone());
-            record(env, rendered, move |r| {
+            record(env, rendered, Save::Soon, move |r| {
                 r.applied(&fp, &commit, SystemTime::now())
             })
             .await;
@@ -292,7 +292,7 @@ async fn apply_and_track(
                 _ => Status::Failed,
             };
             let detail = outcome_detail(&tracked, &summary);
-            record(env, rendered, move |r| {
+            record(env, rendered, Save::Now, move |r| {
                 r.finished(&fingerprint, tracked, SystemTime::now())
             })
             .await;
@@ -339,6 +339,7 @@ fn outcome_detail(tracked: &track::Tracked, summary: &str) -> String {
 async fn record(
     env: &Env,
     rendered: &RenderedJob,
+    save: Save,
     change: impl FnOnce(&mut JobRecord) + Send + 'static,
 ) {
     let (source, key, path) = (
@@ -347,7 +348,7 @@ async fn record(
         rendered.path.clone(),
     );
     env.ctx
-        .record(move |state| {
+        .record(save, move |state| {
             let jobs = &mut state.source_mut(&source).jobs;
             let rec = jobs
                 .entry(key)
@@ -381,7 +382,7 @@ async fn prune(env: &Env, action: Action, render_failed: bool) -> JobReport {
         Ok(_) => {
             let source = env.source.name.clone();
             env.ctx
-                .record(move |state| {
+                .record(Save::Now, move |state| {
                     state.source_mut(&source).jobs.remove(&key);
                 })
                 .await;

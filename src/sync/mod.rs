@@ -58,12 +58,34 @@ pub struct Context {
     pub prepared: PrepareCache,
 }
 
+/// When a change of the state must be on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Save {
+    /// Before the pass goes on: what Nomad cannot tell again (a failed deployment's inputs, a
+    /// prune, the pass itself).
+    Now,
+    /// Within [`SAVE_SOON`], or with the next save: what the ownership meta restores after a
+    /// crash (a registration, the time of a plan). A cold sync of thousands of jobs writes the
+    /// file a few times a second instead of once per job.
+    Soon,
+}
+
+/// How long a [`Save::Soon`] change may wait for a write.
+const SAVE_SOON: Duration = Duration::from_secs(1);
+
 impl Context {
-    /// Changes the state and returns once it is on disk (see [`Store::change_and_save`]).
-    pub(crate) async fn record(&self, change: impl FnOnce(&mut State) + Send + 'static) {
+    /// Changes the state and returns once it is on disk or, for [`Save::Soon`], due to be.
+    pub(crate) async fn record(
+        &self,
+        save: Save,
+        change: impl FnOnce(&mut State) + Send + 'static,
+    ) {
         let (state, store) = (self.state.clone(), self.store.clone());
-        let saved =
-            tokio::task::spawn_blocking(move || store.change_and_save(&state, change)).await;
+        let saved = tokio::task::spawn_blocking(move || match save {
+            Save::Now => store.change_and_save(&state, change),
+            Save::Soon => store.change_and_save_within(&state, change, SAVE_SOON),
+        })
+        .await;
         match saved {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "cannot save the state"),
@@ -209,7 +231,7 @@ async fn finish(source: &Source, ctx: &Context, report: &PassReport) {
         report.converged(),
         report.summary(),
     );
-    ctx.record(move |state| {
+    ctx.record(Save::Now, move |state| {
         let s = state.source_mut(&name);
         s.last_fetched_commit.clone_from(&commit);
         if converged {

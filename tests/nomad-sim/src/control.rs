@@ -1,6 +1,8 @@
 //! The control surface tests use: a log of every request received, fault injection by path
-//! pattern, and per-request latency. Applied to every request by [`middleware`] before the
-//! Nomad API sees it.
+//! pattern, and per-request latency. Applied to every request by [`middleware`] around the
+//! Nomad API. The latency is a round trip's: an answer leaves no sooner than that after its
+//! request arrived, the simulator's own work included, as a real cluster's time to answer
+//! includes the server's.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -146,10 +148,7 @@ pub(crate) async fn middleware(
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or("").to_owned();
     let control = path.starts_with("/sim/");
-    let latency = shared.latency();
-    if !control && !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
+    let answer_at = tokio::time::Instant::now() + shared.latency();
     let fault = if control {
         None
     } else {
@@ -186,6 +185,7 @@ pub(crate) async fn middleware(
             query,
             status: response.status().as_u16(),
         });
+        tokio::time::sleep_until(answer_at).await;
     }
     response
 }

@@ -12,7 +12,7 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:4646")]
     listen: SocketAddr,
-    /// Latency added to every API request, in milliseconds.
+    /// Every API request is answered no sooner than this after it arrived, in milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
     /// Deployments and allocations progress this many times faster than real time.

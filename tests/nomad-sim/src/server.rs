@@ -159,7 +159,7 @@ impl SimBuilder {
         self.time_scale = Some(scale);
         self
     }
-    /// Every API request waits this long before it is answered.
+    /// Every API request is answered no sooner than this after it arrived.
     pub fn latency(mut self, latency: Duration) -> Self {
         self.latency = latency;
         self
