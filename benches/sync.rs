@@ -478,6 +478,10 @@ fn own_cpu_time() -> Duration {
     cpu_time(&usage)
 }
 
+#[expect(
+    clippy::zombie_processes,
+    reason = "reaped by wait4, which also gives its resource usage"
+)]
 fn sync_once(rt: &Runtime, url: &str, latency: Duration) -> OnceFigures {
     let world = World::new(rt, url, latency);
     let config_file = write_config(&world, url, "");
