@@ -7,7 +7,7 @@
 use serde_json::{Map, Value, json};
 
 use super::model::{
-    DiffType, FieldDiff, ObjectDiff, field_diffs, flatten, flatten_full, list_json,
+    DiffType, FieldDiff, ObjectDiff, field_diffs, flatten, flatten_full, list_json, object,
     primitive_object_diff, primitive_set_diff, string_set_diff, struct_diff,
 };
 use super::nested::{network_diffs, resources_diff, service_diffs, template_diffs};
@@ -89,10 +89,13 @@ pub fn job_diff(old: Option<&Value>, new: &Value, updates: &Map<String, Value>) 
         }
         Some(_) => DiffType::None,
     };
-    json!({"Type": typ.as_str(), "ID": str_of(new, "ID"),
-        "Fields": list_json(&fields, FieldDiff::to_json),
-        "Objects": list_json(&objects, ObjectDiff::to_json),
-        "TaskGroups": list_json(&groups, |g| group_json(g, updates))})
+    object([
+        ("Type", typ.as_str().into()),
+        ("ID", str_of(new, "ID").into()),
+        ("Fields", list_json(&fields, FieldDiff::to_json)),
+        ("Objects", list_json(&objects, ObjectDiff::to_json)),
+        ("TaskGroups", list_json(&groups, |g| group_json(g, updates))),
+    ])
 }
 
 fn any_change(fields: &[FieldDiff], objects: &[ObjectDiff]) -> bool {
@@ -389,12 +392,24 @@ fn updates_json(desired: Option<&Value>) -> Value {
 }
 
 fn group_json(g: &GroupDiff, updates: &Map<String, Value>) -> Value {
-    json!({"Type": g.typ.as_str(), "Name": g.name,
-        "Fields": list_json(&g.fields, FieldDiff::to_json),
-        "Objects": list_json(&g.objects, ObjectDiff::to_json),
-        "Tasks": list_json(&g.tasks, |t| json!({"Type": t.typ.as_str(), "Name": t.name,
-            "Fields": list_json(&t.fields, FieldDiff::to_json),
-            "Objects": list_json(&t.objects, ObjectDiff::to_json),
-            "Annotations": list_json(&t.annotations, |a| json!(a))})),
-        "Updates": updates_json(updates.get(&g.name))})
+    let task = |t: &TaskDiff| {
+        object([
+            ("Type", t.typ.as_str().into()),
+            ("Name", t.name.as_str().into()),
+            ("Fields", list_json(&t.fields, FieldDiff::to_json)),
+            ("Objects", list_json(&t.objects, ObjectDiff::to_json)),
+            (
+                "Annotations",
+                list_json(&t.annotations, |a| a.as_str().into()),
+            ),
+        ])
+    };
+    object([
+        ("Type", g.typ.as_str().into()),
+        ("Name", g.name.as_str().into()),
+        ("Fields", list_json(&g.fields, FieldDiff::to_json)),
+        ("Objects", list_json(&g.objects, ObjectDiff::to_json)),
+        ("Tasks", list_json(&g.tasks, task)),
+        ("Updates", updates_json(updates.get(&g.name))),
+    ])
 }

@@ -8,7 +8,7 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub(crate) type Flat = BTreeMap<String, String>;
 
@@ -78,6 +78,12 @@ pub(crate) struct ObjectDiff {
 }
 
 /// Go nil slices encode as `null`.
+/// A JSON object of `fields` in their order, the values moved in: `json!` would serialize each
+/// interpolated `Value` again, once per level of a nested diff.
+pub(crate) fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
+    Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
 pub(crate) fn list_json<T>(items: &[T], f: impl Fn(&T) -> Value) -> Value {
     if items.is_empty() {
         return Value::Null;
@@ -87,8 +93,16 @@ pub(crate) fn list_json<T>(items: &[T], f: impl Fn(&T) -> Value) -> Value {
 
 impl FieldDiff {
     pub(crate) fn to_json(&self) -> Value {
-        json!({"Type": self.typ.as_str(), "Name": self.name, "Old": self.old, "New": self.new,
-            "Annotations": list_json(&self.annotations, |a| json!(a))})
+        object([
+            ("Type", self.typ.as_str().into()),
+            ("Name", self.name.as_str().into()),
+            ("Old", self.old.as_str().into()),
+            ("New", self.new.as_str().into()),
+            (
+                "Annotations",
+                list_json(&self.annotations, |a| a.as_str().into()),
+            ),
+        ])
     }
 
     fn cmp(&self, other: &FieldDiff) -> Ordering {
@@ -98,9 +112,12 @@ impl FieldDiff {
 
 impl ObjectDiff {
     pub(crate) fn to_json(&self) -> Value {
-        json!({"Type": self.typ.as_str(), "Name": self.name,
-            "Fields": list_json(&self.fields, FieldDiff::to_json),
-            "Objects": list_json(&self.objects, ObjectDiff::to_json)})
+        object([
+            ("Type", self.typ.as_str().into()),
+            ("Name", self.name.as_str().into()),
+            ("Fields", list_json(&self.fields, FieldDiff::to_json)),
+            ("Objects", list_json(&self.objects, ObjectDiff::to_json)),
+        ])
     }
 
     fn cmp(&self, other: &ObjectDiff) -> Ordering {
