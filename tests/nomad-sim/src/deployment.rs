@@ -65,13 +65,7 @@ pub(crate) struct Now {
 
 /// Processes every pending evaluation and moves every active deployment forward.
 pub(crate) fn tick(store: &mut Store, now: Now) -> bool {
-    let mut pending: Vec<(u64, String)> = store
-        .evals
-        .values()
-        .filter(|e| text(e, "Status") == "pending")
-        .map(|e| (num(e, "CreateIndex"), text(e, "ID").to_owned()))
-        .collect();
-    pending.sort();
+    let pending = std::mem::take(&mut store.pending_evals);
     let mut changed = !pending.is_empty();
     for (_, id) in pending {
         process_eval(store, &id, now);

@@ -52,6 +52,9 @@ pub(crate) struct Store {
     /// (namespace, job ID) → job.
     pub jobs: BTreeMap<(String, String), JobEntry>,
     pub evals: HashMap<String, Value>,
+    /// The evaluations still pending, by (create index, ID): the scheduler's queue, so that a
+    /// tick does not look through every evaluation ever made.
+    pub pending_evals: BTreeSet<(u64, String)>,
     pub deployments: HashMap<String, Deployment>,
     /// (namespace, path) → variable.
     pub variables: BTreeMap<(String, String), Variable>,
@@ -69,6 +72,7 @@ impl Store {
             namespaces: BTreeSet::from(["default".to_owned()]),
             jobs: BTreeMap::new(),
             evals: HashMap::new(),
+            pending_evals: BTreeSet::new(),
             deployments: HashMap::new(),
             variables: BTreeMap::new(),
             acl,
@@ -126,6 +130,7 @@ impl Store {
             "ModifyTime": now,
         });
         self.evals.insert(id.clone(), eval);
+        self.pending_evals.insert((index, id.clone()));
         id
     }
 
