@@ -126,6 +126,10 @@ impl RepoFiles for Snapshot {
     fn read(&self, path: &str) -> Result<Vec<u8>, FileError> {
         let path = join("", path)?;
         let repo = self.repo.to_thread_local();
+        // A listed job file is read by its blob, without walking the trees down to it again.
+        if let Ok(i) = self.files.binary_search_by(|f| f.path.as_str().cmp(&path)) {
+            return self.read_blob(&repo, self.files[i].blob, path);
+        }
         let unreadable = |detail: String| FileError::Unreadable {
             path: path.clone(),
             detail,
