@@ -29,6 +29,7 @@ fn submit(job: Value) -> Submit {
         job,
         submission: None,
         preserve_counts: PreserveCounts::Scaled,
+        live_commit: None,
     }
 }
 

@@ -3,15 +3,15 @@
 //! with bounded concurrency. Never forces a registration, never deregisters because something
 //! failed (pruning is decided by `reconcile`), and never follows deployments (`track` does).
 //!
-//! drover's own meta (`drover.commit` above all: a branch that moved without touching this
-//! job's inputs) is ignored when reading the diff. Counts the autoscaler owns are copied from
-//! the live job before planning, the only case where the live job is read.
+//! The plan is made with the live job's `drover.commit`, as drover knows it, and drover's own
+//! meta is ignored when reading the diff: a branch that moved without touching this job's
+//! inputs is not a change. Counts the autoscaler owns are copied from the live job before
+//! planning, the only case where the live job is read.
 
 mod counts;
 mod diff;
 
 use std::future::Future;
-use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -20,6 +20,7 @@ pub use diff::{is_change, other_owner, summary};
 
 use crate::config::PreserveCounts;
 use crate::nomad::{self, Client, PlanResponse, Query, RegisterRequest, Submission};
+use crate::state::META_COMMIT;
 
 /// A rendered job ready to be applied.
 #[derive(Debug, Clone)]
@@ -29,6 +30,10 @@ pub struct Submit {
     /// The HCL and variables it came from, stored by Nomad for its UI.
     pub submission: Option<Submission>,
     pub preserve_counts: PreserveCounts,
+    /// The live job's `drover.commit` as far as drover knows it (the job list's meta, or the
+    /// state): the plan is made with it, so that a moved branch alone shows no change in
+    /// Nomad's diff either. The registration carries the new commit.
+    pub live_commit: Option<String>,
 }
 
 /// Why the job is being applied.
@@ -86,8 +91,22 @@ pub async fn plan(client: &Client, submit: &Submit) -> Result<Planned, nomad::Er
         let live = read_live(client, id).await?;
         apply_live_counts(submit.preserve_counts, &mut job, live.as_ref());
     }
-    let plan = client.plan_job(&job).await?;
+    let plan = client
+        .plan_job(&with_commit(&job, submit.live_commit.as_deref()))
+        .await?;
     Ok(Planned { job, plan })
+}
+
+/// `job` with `commit` as its `drover.commit`, when there is one.
+fn with_commit(job: &Value, commit: Option<&str>) -> Value {
+    let mut planned = job.clone();
+    if let (Some(commit), Some(meta)) = (
+        commit,
+        planned.get_mut("Meta").and_then(Value::as_object_mut),
+    ) {
+        meta.insert(META_COMMIT.to_owned(), Value::from(commit));
+    }
+    planned
 }
 
 /// Applies one job. Conflicts are answered by re-reading the live job and planning again,
@@ -148,33 +167,53 @@ async fn read_live(client: &Client, id: &str) -> Result<Option<Value>, nomad::Er
 }
 
 /// Runs `work` over `items` with at most `max_parallel` at a time, keeping the input order in
-/// the output. Callers pass one item per job, so no job is worked on twice at once.
-pub async fn bounded<T, F, Fut, O>(items: Vec<T>, max_parallel: usize, work: F) -> Vec<O>
+/// the output. Each item's work is made only when it can start, so that a pass over thousands
+/// of jobs holds at most `max_parallel` of them in flight, not a future per job. Callers pass
+/// one item per job, so no job is worked on twice at once.
+pub async fn bounded<T, F, Fut, O>(items: Vec<T>, max_parallel: usize, mut work: F) -> Vec<O>
 where
-    T: Send + 'static,
     O: Send + 'static,
-    F: Fn(T) -> Fut,
+    F: FnMut(T) -> Fut,
     Fut: Future<Output = O> + Send + 'static,
 {
-    let permits = Arc::new(tokio::sync::Semaphore::new(max_parallel.max(1)));
+    let max = max_parallel.max(1);
+    let mut items = items.into_iter().enumerate();
     let mut tasks = tokio::task::JoinSet::new();
-    for (i, item) in items.into_iter().enumerate() {
-        let permits = permits.clone();
-        let fut = work(item);
-        tasks.spawn(async move {
-            // The semaphore is never closed, so acquiring only waits.
-            let _permit = permits.acquire_owned().await;
-            (i, fut.await)
-        });
-    }
     let mut out: Vec<(usize, O)> = Vec::new();
-    while let Some(done) = tasks.join_next().await {
-        match done {
-            Ok(pair) => out.push(pair),
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => {}
+    loop {
+        while tasks.len() < max {
+            let Some((i, item)) = items.next() else { break };
+            let fut = work(item);
+            tasks.spawn(async move { (i, fut.await) });
+        }
+        match tasks.join_next().await {
+            Some(Ok(pair)) => out.push(pair),
+            Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Some(Err(_)) => {}
+            None => break,
         }
     }
     out.sort_by_key(|(i, _)| *i);
     out.into_iter().map(|(_, o)| o).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_plan_carries_the_live_commit_and_the_job_keeps_its_own() {
+        let job = json!({"ID": "web", "Meta": {"drover.commit": "c2", "owner": "ops"}});
+        let planned = with_commit(&job, Some("c1"));
+        assert_eq!(planned["Meta"]["drover.commit"], "c1");
+        assert_eq!(planned["Meta"]["owner"], "ops");
+        assert_eq!(job["Meta"]["drover.commit"], "c2");
+        assert_eq!(
+            with_commit(&job, None),
+            job,
+            "a new job is planned as it is"
+        );
+    }
 }

@@ -118,6 +118,8 @@ async fn planned(source: &Source, client: &Client, rendered: render::RenderedJob
         job: rendered.job,
         submission: None,
         preserve_counts: source.preserve_counts,
+        // Not known without the job list: a change shows the commit it would stamp.
+        live_commit: None,
     };
     match apply::plan(client, &submit).await {
         Ok(planned) => {

@@ -64,31 +64,24 @@ pub(super) async fn execute(inputs: Inputs<'_>) -> Vec<JobReport> {
         commit: inputs.commit.to_owned(),
         live_commits: Arc::new(live_commits),
     };
-    let mut prepared = inputs.prepared;
+    let prepared = inputs.prepared;
     let (prunes, others): (Vec<Action>, Vec<Action>) = inputs
         .actions
         .into_iter()
         .partition(|a| a.kind() == ActionKind::Prune);
-    let work: Vec<(Action, Option<Prepared>)> = others
-        .into_iter()
-        .map(|a| {
-            let needed = matches!(
-                a.kind(),
-                ActionKind::Create | ActionKind::Update | ActionKind::Plan
-            );
-            let file = a.job.as_ref().filter(|_| needed);
-            let file = file.and_then(|k| prepared.take(k, &a.path));
-            (a, file)
-        })
-        .collect();
     let max = env.ctx.max_parallel;
-    let done = apply::bounded(work, max, |(action, prepared)| {
+    let done = apply::bounded(others, max, |action| {
+        let needed = matches!(
+            action.kind(),
+            ActionKind::Create | ActionKind::Update | ActionKind::Plan
+        );
+        let file = needed.then(|| prepared.prepared(&action.path)).flatten();
         let what = action
             .job
             .as_ref()
             .map_or_else(|| action.path.clone(), ToString::to_string);
         let span = tracing::info_span!("job", job = %what, path = %action.path);
-        run(env.clone(), action, prepared).instrument(span)
+        run(env.clone(), action, file).instrument(span)
     })
     .await;
     let render_failed = done.iter().any(|d| d.render_failed);
@@ -226,6 +219,7 @@ async fn apply_and_track(
         job: rendered.job.clone(),
         submission: Some(rendered.submission.clone()),
         preserve_counts: env.source.preserve_counts,
+        live_commit: env.live_commits.get(&key).cloned(),
     };
     let fingerprint = rendered.fingerprint.clone();
     match apply::apply(client, &submit, intent).await? {

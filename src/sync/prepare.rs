@@ -3,8 +3,6 @@
 //! an earlier pass, known from that pass — and what reconcile needs to know about them. A file
 //! that cannot be prepared is blocked with every error found in it.
 
-use std::collections::HashMap;
-
 use super::cache::{Entry, PrepareCache};
 use crate::config::Source;
 use crate::reconcile::{BlockedFile, Desired, DesiredJob, Problem};
@@ -15,19 +13,15 @@ use crate::state::JobKey;
 /// The job files of one commit, ready for reconcile and, where needed, for Nomad.
 pub(crate) struct PreparedSet {
     pub desired: Desired,
-    /// The files prepared in this pass (the others were unchanged since an earlier one), by job.
-    jobs: HashMap<JobKey, Prepared>,
     snapshot: Snapshot,
     settings: render::Settings,
     variables: Variables,
 }
 
 impl PreparedSet {
-    /// The prepared file of job `key` at `path`, preparing it again if an earlier pass did.
-    pub fn take(&mut self, key: &JobKey, path: &str) -> Option<Prepared> {
-        if let Some(prepared) = self.jobs.remove(key) {
-            return Some(prepared);
-        }
+    /// The job file at `path` prepared for Nomad. Prepared again when it is needed rather than
+    /// kept from the first look, so that a pass holds the text of only the jobs in flight.
+    pub fn prepared(&self, path: &str) -> Option<Prepared> {
         match render::prepare(&self.snapshot, path, &self.settings, &self.variables) {
             Ok(prepared) => Some(prepared),
             Err(errors) => {
@@ -38,11 +32,10 @@ impl PreparedSet {
     }
 }
 
-/// A file that prepared to a job, in this pass or (`prepared` is `None`) an earlier one.
+/// A file that prepared to a job, in this pass or an earlier one.
 struct Ready {
     path: String,
     entry: Entry,
-    prepared: Option<Prepared>,
 }
 
 pub(crate) fn prepare(
@@ -79,16 +72,13 @@ pub(crate) fn prepare(
             for file in &snapshot.files {
                 let path = file.path.clone();
                 match known.remove(&path) {
-                    Some(entry) if entry.holds(file.blob, &snapshot) => ready.push(Ready {
-                        path,
-                        entry,
-                        prepared: None,
-                    }),
+                    Some(entry) if entry.holds(file.blob, &snapshot) => {
+                        ready.push(Ready { path, entry });
+                    }
                     _ => match render::prepare(&snapshot, &path, &settings, &variables) {
                         Ok(p) => ready.push(Ready {
                             path,
                             entry: Entry::new(&p, file.blob),
-                            prepared: Some(p),
                         }),
                         Err(errors) => {
                             blocked.push(blocked_file(&path, None, Problem::Render, join(&errors)))
@@ -111,7 +101,6 @@ pub(crate) fn prepare(
         .map(|r| (r.entry.key.clone(), r.path.clone()))
         .collect();
     let mut duplicates = render::duplicates(&keys);
-    let mut jobs = HashMap::new();
     let mut desired_jobs = Vec::new();
     for (i, r) in ready.into_iter().enumerate() {
         let key = r.entry.key;
@@ -125,13 +114,10 @@ pub(crate) fn prepare(
             continue;
         }
         desired_jobs.push(DesiredJob {
-            key: key.clone(),
+            key,
             path: r.path,
             fingerprint: r.entry.fingerprint,
         });
-        if let Some(p) = r.prepared {
-            jobs.insert(key, p);
-        }
     }
     let desired = Desired {
         jobs: desired_jobs,
@@ -140,7 +126,6 @@ pub(crate) fn prepare(
     };
     Ok(PreparedSet {
         desired,
-        jobs,
         snapshot,
         settings,
         variables,
