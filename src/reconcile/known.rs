@@ -18,11 +18,11 @@ pub fn live_from_state(
     settings: &Settings,
     now: SystemTime,
 ) -> Option<Vec<LiveJob>> {
-    let listed_needed = settings.full
+    let list_needed = settings.full
         || desired.fetch_error.is_some()
         || !desired.blocked.is_empty()
         || desired.jobs.is_empty();
-    if listed_needed {
+    if list_needed {
         return None;
     }
     let keys: BTreeSet<_> = desired.jobs.iter().map(|j| &j.key).collect();

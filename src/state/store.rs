@@ -98,9 +98,9 @@ pub struct Store {
     path: PathBuf,
     /// Makes each temporary file name unique within the process.
     counter: AtomicU64,
-    /// Group commit: how many changes were made through [`Store::change_and_save`] and
-    /// [`Store::change_and_save_within`], and how many of them the file on disk holds. One save is written at a time; the changes made
-    /// while it is written all go into the next one.
+    /// Group commit: how many changes were made (through [`Store::change_and_save`] or
+    /// [`Store::change_and_save_within`]), and how many of them the file on disk holds. One
+    /// save is written at a time; the changes made while it is written go into the next one.
     changes: AtomicU64,
     saved: AtomicU64,
     writing: Mutex<()>,
