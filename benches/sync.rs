@@ -41,7 +41,6 @@ mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use drover::config::{Config, Env};
@@ -52,7 +51,6 @@ use git::daemon::Daemon;
 use git::repo::Repo;
 use nomad_sim::Sim;
 use tokio::runtime::Runtime;
-use tokio_util::sync::CancellationToken;
 
 const DETACH: Options = Options {
     full: false,
@@ -234,16 +232,7 @@ impl World {
         let config = config(&sim.url(), state_dir.path(), url);
         let store = Store::new(&config.state.dir);
         let state = store.load().expect("state").state;
-        let ctx = Context {
-            state: Arc::new(Mutex::new(state)),
-            store: Arc::new(store),
-            max_parallel: config.sync.max_parallel,
-            drift_interval: config.sync.drift_interval,
-            shutdown: CancellationToken::new(),
-            observer: None,
-            fence: None,
-            prepared: drover::sync::PrepareCache::default(),
-        };
+        let ctx = Context::new(state, store, &config.sync);
         Self {
             sim,
             state_dir,

@@ -4,7 +4,6 @@
 mod git;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use drover::config::{Config, Env};
@@ -13,7 +12,6 @@ use drover::state::{State, Store};
 use drover::sync::{self, Context, Options, PassReport, Status};
 use git::repo::Repo;
 use nomad_sim::{Fault, Sim};
-use tokio_util::sync::CancellationToken;
 
 fn job_file(id: &str, image: &str) -> String {
     format!(
@@ -78,16 +76,7 @@ impl World {
         let config = self.config();
         let store = Store::new(&config.state.dir);
         let state = store.load().expect("state").state;
-        let ctx = Context {
-            state: Arc::new(Mutex::new(state)),
-            store: Arc::new(store),
-            max_parallel: 4,
-            drift_interval: config.sync.drift_interval,
-            shutdown: CancellationToken::new(),
-            observer: None,
-            fence: None,
-            prepared: drover::sync::PrepareCache::default(),
-        };
+        let ctx = Context::new(state, store, &config.sync);
         let source = &config.sources[0];
         let mirror = Mirror::open(source, &config.state.dir).expect("mirror");
         sync::pass(source, &mirror, &ctx, options).await

@@ -74,6 +74,21 @@ pub(crate) enum Save {
 const SAVE_SOON: Duration = Duration::from_secs(1);
 
 impl Context {
+    /// A context as a one-off pass needs it: the loaded state and its store, the `[sync]`
+    /// settings, and no shutdown, metrics observer or leadership fence.
+    pub fn new(state: State, store: Store, sync: &crate::config::SyncSettings) -> Self {
+        Self {
+            state: Arc::new(Mutex::new(state)),
+            store: Arc::new(store),
+            max_parallel: sync.max_parallel,
+            drift_interval: sync.drift_interval,
+            shutdown: CancellationToken::new(),
+            observer: None,
+            fence: None,
+            prepared: PrepareCache::default(),
+        }
+    }
+
     /// Changes the state and returns once it is on disk or, for [`Save::Soon`], due to be.
     pub(crate) async fn record(
         &self,

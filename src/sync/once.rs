@@ -3,9 +3,6 @@
 //! blocked, 2 a configuration, fetch or connection error.
 
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
-
-use tokio_util::sync::CancellationToken;
 
 use super::{Context, Options, PassReport};
 use crate::config::Config;
@@ -23,16 +20,7 @@ pub async fn run(config: &Config, options: Options) -> anyhow::Result<ExitCode> 
     if let Some(warning) = &loaded.warning {
         tracing::warn!(%warning, "state file unusable; starting from Nomad's ownership meta");
     }
-    let ctx = Context {
-        state: Arc::new(Mutex::new(loaded.state)),
-        store: Arc::new(store),
-        max_parallel: config.sync.max_parallel,
-        drift_interval: config.sync.drift_interval,
-        shutdown: CancellationToken::new(),
-        observer: None,
-        fence: None,
-        prepared: super::PrepareCache::default(),
-    };
+    let ctx = Context::new(loaded.state, store, &config.sync);
     let mut reports = Vec::new();
     for source in &config.sources {
         let report = match Mirror::open(source, &config.state.dir) {
