@@ -54,7 +54,7 @@ pub struct JobStatus {
     pub state: JobState,
     pub applied_commit: Option<String>,
     pub version: Option<u64>,
-    pub deployment_status: Option<String>,
+    pub deployment_status: Option<&'static str>,
     pub last_error: Option<String>,
 }
 
@@ -82,15 +82,16 @@ pub struct SourceStatus {
     last_progress: Instant,
 }
 
-/// The `/status` document.
-#[derive(Debug, Clone, Serialize)]
-pub struct Document {
+/// The `/status` document, borrowed from the board: with thousands of jobs a copy of it was
+/// megabytes made and dropped at every request.
+#[derive(Debug, Serialize)]
+pub struct Document<'a> {
     pub version: &'static str,
     /// `leader` or `follower` (always `leader` without high availability).
-    pub role: String,
+    pub role: &'a str,
     /// Who leads (hostname, instance, since), with high availability on and when known.
-    pub leader: Option<Holder>,
-    pub sources: Vec<SourceStatus>,
+    pub leader: Option<&'a Holder>,
+    pub sources: Vec<&'a SourceStatus>,
 }
 
 /// The shared board. Cheap to clone.
@@ -237,15 +238,15 @@ impl Board {
         }
     }
 
-    /// The `/status` document.
-    pub fn document(&self) -> Document {
+    /// What `f` makes of the `/status` document; the board is read-locked meanwhile.
+    pub fn with_document<T>(&self, f: impl FnOnce(&Document<'_>) -> T) -> T {
         let inner = self.read();
-        Document {
+        f(&Document {
             version: env!("CARGO_PKG_VERSION"),
-            role: inner.role.clone(),
-            leader: inner.leader.clone(),
-            sources: inner.sources.values().cloned().collect(),
-        }
+            role: &inner.role,
+            leader: inner.leader.as_ref(),
+            sources: inner.sources.values().collect(),
+        })
     }
 
     /// `/healthz`: every source finished a pass within [`STUCK_INTERVALS`] of its interval.
@@ -356,7 +357,7 @@ fn job_state(status: Status, outcome: Option<&Outcome>) -> JobState {
     }
 }
 
-fn outcome_word(outcome: &Outcome) -> String {
+fn outcome_word(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::NoEvaluation => "none",
         Outcome::EvaluationFailed { .. } => "evaluation failed",
@@ -367,5 +368,4 @@ fn outcome_word(outcome: &Outcome) -> String {
         Outcome::AwaitingPromotion => "awaiting promotion",
         Outcome::Paused => "paused",
     }
-    .to_owned()
 }

@@ -5,7 +5,7 @@
 //! | --- | --- |
 //! | `GET /healthz` | 200 while every source's loop finishes passes (within 3× its interval); 503 and the reasons otherwise ([`Board::health`]) |
 //! | `GET /readyz` | 200 once every source synced and Nomad answered recently; 503 and the reasons before ([`Board::readiness`]) |
-//! | `GET /status` | the [`Board::document`] as JSON |
+//! | `GET /status` | the status document as JSON ([`Board::with_document`]) |
 //! | `GET /metrics` | [`Metrics::encode`], Prometheus text format |
 //! | `POST /webhook`, `POST /webhook/<source>` | a forge's push → passes (see `webhook.rs`) |
 //!
@@ -20,7 +20,7 @@
 //!
 //! [`Board::health`]: crate::status::Board::health
 //! [`Board::readiness`]: crate::status::Board::readiness
-//! [`Board::document`]: crate::status::Board::document
+//! [`Board::with_document`]: crate::status::Board::with_document
 //! [`Metrics::encode`]: crate::metrics::Metrics::encode
 
 mod client;
@@ -140,7 +140,8 @@ fn verdict(result: Result<(), Vec<String>>) -> Response {
 }
 
 async fn status(State(ctx): State<ServeContext>) -> Response {
-    axum::Json(ctx.board.document()).into_response()
+    ctx.board
+        .with_document(|doc| axum::Json(doc).into_response())
 }
 
 async fn metrics(State(ctx): State<ServeContext>) -> Response {
