@@ -42,12 +42,6 @@ impl Deployment {
             "running" | "paused" | "pending" | "initializing"
         )
     }
-    /// Whether this is a deployment of job `id` in namespace `ns` (no allocation: the store
-    /// holds a deployment per job version, and every register and evaluation asks this).
-    fn is_for(&self, ns: &str, id: &str) -> bool {
-        text(&self.json, "JobID") == id && text(&self.json, "Namespace") == ns
-    }
-
     fn job_key(&self) -> (String, String) {
         (
             text(&self.json, "Namespace").to_owned(),
@@ -137,9 +131,8 @@ fn schedule(store: &mut Store, job: &Value, index: u64, now: Now) -> Option<Stri
     let id = text(job, "ID").to_owned();
     let spec_index = num(job, "JobModifyIndex");
     let has_deployment = store
-        .deployments
-        .values()
-        .any(|d| d.is_for(&ns, &id) && num(&d.json, "JobSpecModifyIndex") == spec_index);
+        .deployments_of(&ns, &id)
+        .any(|d| num(&d.json, "JobSpecModifyIndex") == spec_index);
     if has_deployment
         || !matches!(text(job, "Type"), "service" | "system")
         || !register::creates_eval(job)
@@ -182,7 +175,9 @@ fn schedule(store: &mut Store, job: &Value, index: u64, now: Now) -> Option<Stri
         "StatusDescription": description, "EvalPriority": num(job, "Priority"),
         "CreateIndex": index, "ModifyIndex": index, "CreateTime": now.unix, "ModifyTime": now.unix,
     });
-    store.deployments.insert(
+    store.add_deployment(
+        &ns,
+        &id,
         deployment_id.clone(),
         Deployment {
             json,
@@ -269,11 +264,14 @@ fn running_description(groups: &serde_json::Map<String, Value>) -> &'static str 
 
 /// Cancels the job's active deployments (a newer version or a stop supersedes them).
 pub(crate) fn cancel_active(store: &mut Store, ns: &str, id: &str, why: &str, index: u64) {
-    for d in store
-        .deployments
-        .values_mut()
-        .filter(|d| d.is_active() && d.is_for(ns, id))
-    {
+    for deployment_id in store.deployment_ids_of(ns, id).to_vec() {
+        let Some(d) = store
+            .deployments
+            .get_mut(&deployment_id)
+            .filter(|d| d.is_active())
+        else {
+            continue;
+        };
         d.json["Status"] = json!("cancelled");
         d.json["StatusDescription"] = json!(why);
         d.json["ModifyIndex"] = json!(index);

@@ -55,7 +55,12 @@ pub(crate) struct Store {
     /// The evaluations still pending, by (create index, ID): the scheduler's queue, so that a
     /// tick does not look through every evaluation ever made.
     pub pending_evals: BTreeSet<(u64, String)>,
+    /// By ID; added through [`Store::add_deployment`], never removed.
     pub deployments: HashMap<String, Deployment>,
+    /// (namespace, job ID) → the IDs of the job's deployments: every evaluation and every read
+    /// of a job's deployments asks for them, and a scan of all of them made a cold sync of
+    /// thousands of jobs quadratic.
+    deployments_by_job: HashMap<(String, String), Vec<String>>,
     /// (namespace, path) → variable.
     pub variables: BTreeMap<(String, String), Variable>,
     pub acl: Acl,
@@ -64,6 +69,33 @@ pub(crate) struct Store {
 }
 
 impl Store {
+    /// Adds deployment `id` of job `job_id` in namespace `ns`.
+    pub(crate) fn add_deployment(&mut self, ns: &str, job_id: &str, id: String, d: Deployment) {
+        self.deployments_by_job
+            .entry((ns.to_owned(), job_id.to_owned()))
+            .or_default()
+            .push(id.clone());
+        self.deployments.insert(id, d);
+    }
+
+    /// The IDs of the deployments of job `job_id` in namespace `ns`, oldest first.
+    pub(crate) fn deployment_ids_of(&self, ns: &str, job_id: &str) -> &[String] {
+        self.deployments_by_job
+            .get(&(ns.to_owned(), job_id.to_owned()))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The deployments of job `job_id` in namespace `ns`, oldest first.
+    pub(crate) fn deployments_of(
+        &self,
+        ns: &str,
+        job_id: &str,
+    ) -> impl Iterator<Item = &Deployment> + '_ {
+        self.deployment_ids_of(ns, job_id)
+            .iter()
+            .filter_map(|id| self.deployments.get(id))
+    }
+
     pub(crate) fn new(acl: Acl) -> Self {
         Self {
             index: 1,
@@ -74,6 +106,7 @@ impl Store {
             evals: HashMap::new(),
             pending_evals: BTreeSet::new(),
             deployments: HashMap::new(),
+            deployments_by_job: HashMap::new(),
             variables: BTreeMap::new(),
             acl,
             leader: Some(LEADER_ADDR.to_owned()),

@@ -157,10 +157,8 @@ pub(crate) async fn evaluations(
 fn job_deployments(s: &crate::state::Store, ns: &str, id: &str, all: bool) -> Vec<Value> {
     let create_index = s.job(ns, id).map(|e| num(&e.job, "CreateIndex"));
     let mut list: Vec<Value> = s
-        .deployments
-        .values()
+        .deployments_of(ns, id)
         .map(|d| &d.json)
-        .filter(|d| text(d, "JobID") == id && text(d, "Namespace") == ns)
         .filter(|d| all || Some(num(d, "JobCreateIndex")) == create_index)
         .cloned()
         .collect();
