@@ -64,14 +64,15 @@ pub(crate) fn tick(store: &mut Store, now: Now) -> bool {
     for (_, id) in pending {
         process_eval(store, &id, now);
     }
-    let active: Vec<String> = store
-        .deployments
-        .iter()
-        .filter(|(_, d)| d.is_active())
-        .map(|(id, _)| id.clone())
-        .collect();
-    for id in active {
-        changed |= progress(store, &id, now);
+    for id in std::mem::take(&mut store.active_deployments) {
+        if store
+            .deployments
+            .get(&id)
+            .is_some_and(Deployment::is_active)
+        {
+            changed |= progress(store, &id, now);
+            store.active_deployments.insert(id);
+        }
     }
     changed
 }
