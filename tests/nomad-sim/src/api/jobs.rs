@@ -255,16 +255,22 @@ pub(crate) async fn plan(
             Value::Null
         };
         let modify_index = existing.map_or(0, |e| num(e, "JobModifyIndex"));
-        Ok::<_, ApiError>(json!({
-            "Annotations": {"DesiredTGUpdates": updates, "PreemptedAllocs": null},
-            "FailedTGAllocs": null,
-            "JobModifyIndex": modify_index,
-            "CreatedEvals": null,
-            "Diff": job_diff,
-            "NextPeriodicLaunch": null,
-            "Warnings": "",
-            "Index": modify_index,
-        }))
+        // Built by moving the diff in: `json!` would copy it, and a new job's diff is the
+        // whole job.
+        let annotations = diff::object([
+            ("DesiredTGUpdates", Value::Object(updates)),
+            ("PreemptedAllocs", Value::Null),
+        ]);
+        Ok::<_, ApiError>(diff::object([
+            ("Annotations", annotations),
+            ("FailedTGAllocs", Value::Null),
+            ("JobModifyIndex", json!(modify_index)),
+            ("CreatedEvals", Value::Null),
+            ("Diff", job_diff),
+            ("NextPeriodicLaunch", Value::Null),
+            ("Warnings", json!("")),
+            ("Index", json!(modify_index)),
+        ]))
     })?;
     Ok(write_json(&response, num(&response, "Index")))
 }

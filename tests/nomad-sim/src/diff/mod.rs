@@ -11,4 +11,5 @@ mod tests;
 mod updates;
 
 pub use job::job_diff;
+pub(crate) use model::object;
 pub use updates::{GroupChange, desired_updates, group_change};

@@ -77,13 +77,13 @@ pub(crate) struct ObjectDiff {
     pub objects: Vec<ObjectDiff>,
 }
 
-/// Go nil slices encode as `null`.
 /// A JSON object of `fields` in their order, the values moved in: `json!` would serialize each
 /// interpolated `Value` again, once per level of a nested diff.
 pub(crate) fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
     Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
 }
 
+/// Go nil slices encode as `null`.
 pub(crate) fn list_json<T>(items: &[T], f: impl Fn(&T) -> Value) -> Value {
     if items.is_empty() {
         return Value::Null;
