@@ -7,12 +7,15 @@
 //! reads these records; `apply` and `track` write them).
 //!
 //! # Concurrency
-//! The daemon holds one [`State`] behind a mutex, changes it after each job's outcome and calls
-//! [`Store::save`] with the lock still held, so saves happen in the order of the changes and an
-//! older snapshot never replaces a newer one. A save encodes the whole state and costs two
-//! `fsync`s: measured with 5,000 jobs, the file is 2.3 MB (about 460 bytes a job) and a save
-//! takes about 95 ms in a debug build, nearly all of it encoding (an optimised build encodes
-//! several times faster); the fsyncs were a few milliseconds on ext4. Only jobs that were
+//! The daemon holds one [`State`] behind a mutex and changes it after each job's outcome through
+//! [`Store::change_and_save`] (on disk when it returns) or [`Store::change_and_save_within`]
+//! (on disk within an interval, for what Nomad's ownership meta restores). Saves are group
+//! commits: one is written at a time, encoded under the state lock so that an older snapshot
+//! never replaces a newer one, and the changes made meanwhile go into the next. A save encodes
+//! the whole state and costs two `fsync`s: measured with 5,000 jobs, the file is 2.3 MB (about
+//! 460 bytes a job) and a save takes about 95 ms in a debug build, nearly all of it encoding
+//! (an optimised build encodes several times faster); the fsyncs were a few milliseconds on
+//! ext4. Only jobs that were
 //! registered or re-planned change the state, so an unchanged pass saves once. A save blocks:
 //! async code calls it from `spawn_blocking`.
 

@@ -224,10 +224,9 @@ async fn apply_and_track(
     let fingerprint = rendered.fingerprint.clone();
     match apply::apply(client, &submit, intent).await? {
         Applied::Unchanged => {
-            let commit = env
-                .live_commits
-                .get(&key)
-                .cloned()
+            let commit = submit
+                .live_commit
+                .clone()
                 .unwrap_or_else(|| env.commit.clone());
             record(env, rendered, Save::Soon, move |r| {
                 r.applied(&fingerprint, &commit, SystemTime::now())
