@@ -1,7 +1,7 @@
 //! drover keeps the jobs running in a Nomad cluster in step with a Git repository.
 //!
 //! # Layout
-//! One module per pipeline stage (see `DESIGN.md` in the project's shared notes):
+//! One module per pipeline stage (see `docs/architecture.md`):
 //! - [`config`]: the TOML file, defaults, `NOMAD_*` fallbacks, secrets.
 //! - [`nomad`]: the HTTP client for Nomad's API.
 //! - [`source`]: Git mirrors and the files of a repository at a commit.
@@ -9,7 +9,9 @@
 //! - [`policy`]: the config's rules checked on a rendered job (pure).
 //! - [`reconcile`]: desired jobs + live jobs + state → actions with reasons (pure).
 //! - [`apply`]: plan and register with check-and-set, bounded concurrency.
-//! - [`track`]: follow evaluations and deployments; promote, roll back.
+//! - [`follow`]: the deployment follower of each cluster: evaluations and deployments
+//!   watched apart from the passes; promote, roll back, known-bad, resume after a restart.
+//! - [`events`]: every outcome as an event; the bounded per-job history; subscriptions.
 //! - [`state`]: what was applied and how it ended; `state.json`, written atomically.
 //! - [`status`]: the daemon's view of its sources and jobs, and the health rules.
 //! - [`trigger`]: why a source's loop should pass now.
@@ -31,6 +33,8 @@ pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod diff;
+pub mod events;
+pub mod follow;
 pub mod leader;
 pub mod metrics;
 pub mod nomad;
@@ -43,6 +47,5 @@ pub mod source;
 pub mod state;
 pub mod status;
 pub mod sync;
-pub mod track;
 pub mod trigger;
 pub mod validate;

@@ -18,7 +18,14 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
+use crate::events::EventKind;
 use crate::status::JobState;
+
+fn event_labels(kind: EventKind) -> EventLabels {
+    EventLabels {
+        kind: kind.as_str().to_owned(),
+    }
+}
 
 /// The `Content-Type` of [`Metrics::encode`]'s output.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -62,6 +69,11 @@ struct DeploymentLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabels {
+    kind: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     endpoint: String,
     code: String,
@@ -85,6 +97,7 @@ pub struct Metrics {
     jobs: Family<StateLabels, Gauge>,
     drift: Family<JobLabels, Gauge>,
     deployments: Family<DeploymentLabels, Counter>,
+    events: Family<EventLabels, Counter>,
     nomad_requests: Histograms<RequestLabels>,
     leader: Gauge,
     leader_changes: Counter,
@@ -122,12 +135,16 @@ impl Metrics {
             jobs: Family::default(),
             drift: Family::default(),
             deployments: Family::default(),
+            events: Family::default(),
             nomad_requests: Family::new_with_constructor(request_buckets),
             // Without high availability every instance leads; the election sets it otherwise.
             leader: Gauge::default(),
             leader_changes: Counter::default(),
         };
         metrics.leader.set(1);
+        for kind in EventKind::ALL {
+            let _ = metrics.events.get_or_create(&event_labels(kind));
+        }
         metrics.register();
         metrics
     }
@@ -164,6 +181,11 @@ impl Metrics {
             "deployments",
             "Deployments followed to their end, by final status",
             self.deployments.clone(),
+        );
+        r.register(
+            "events",
+            "Events about jobs, by kind (registered, progress, succeeded, failed, ...)",
+            self.events.clone(),
         );
         r.register(
             "nomad_request_duration_seconds",
@@ -246,6 +268,11 @@ impl Metrics {
             status: status.to_owned(),
         };
         self.deployments.get_or_create(&labels).inc();
+    }
+
+    /// An event was published.
+    pub fn event(&self, kind: EventKind) {
+        self.events.get_or_create(&event_labels(kind)).inc();
     }
 
     /// One Nomad request attempt; the signature of [`crate::nomad::Client::with_observer`].

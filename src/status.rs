@@ -2,17 +2,18 @@
 //! `/readyz`, the metrics and `STATUS=` lines: per source its latest passes, per job where it
 //! stands. Owns that model and the health rules; never calls Nomad or Git.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
 use crate::config::{RepoUrl, Revision, Source};
+use crate::events::{Event, EventKind, Outcome};
 use crate::leader::Holder;
+use crate::state::JobRecord;
 use crate::state::SourceState;
 use crate::sync::{PassReport, Status};
-use crate::track::Outcome;
 
 /// A source that has not finished a pass within this many intervals is stuck.
 const STUCK_INTERVALS: u32 = 3;
@@ -55,6 +56,10 @@ pub struct JobStatus {
     pub applied_commit: Option<String>,
     pub version: Option<u64>,
     pub deployment_status: Option<&'static str>,
+    /// The deployment being followed or last followed.
+    pub deployment_id: Option<String>,
+    /// A running deployment's progress, e.g. `running: 3/5 healthy, 1 canary`.
+    pub progress: Option<String>,
     pub last_error: Option<String>,
 }
 
@@ -76,6 +81,9 @@ pub struct SourceStatus {
     pub last_error: Option<String>,
     pub passes: u64,
     pub jobs: Vec<JobStatus>,
+    /// Where each job (`namespace/id`) is in `jobs`, for the events.
+    #[serde(skip)]
+    index: HashMap<String, usize>,
     #[serde(skip)]
     interval: Duration,
     #[serde(skip)]
@@ -94,12 +102,58 @@ pub struct Document<'a> {
     pub sources: Vec<&'a SourceStatus>,
 }
 
+/// The progress of a part of the daemon that waits on Nomad (a deployment follower's watch):
+/// healthy while idle or while each query it sends returns (with news or not, with an answer
+/// or an error) within its bound; stuck once one has been out longer. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Heartbeat(Arc<Mutex<Beat>>);
+
+#[derive(Debug)]
+struct Beat {
+    name: String,
+    bound: Duration,
+    /// When the query now out was sent; `None` between queries.
+    waiting_since: Option<Instant>,
+}
+
+impl Heartbeat {
+    /// A query was sent.
+    pub fn waiting(&self) {
+        self.lock().waiting_since = Some(Instant::now());
+    }
+
+    /// The query returned.
+    pub fn returned(&self) {
+        self.lock().waiting_since = None;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Beat> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Why the part is stuck, if it is.
+    fn stuck(&self) -> Option<String> {
+        let beat = self.lock();
+        let waited = beat.waiting_since?.elapsed();
+        (waited > beat.bound).then(|| {
+            format!(
+                "{} has waited {}s for Nomad (bound {}s)",
+                beat.name,
+                waited.as_secs(),
+                beat.bound.as_secs()
+            )
+        })
+    }
+}
+
 /// The shared board. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Board(Arc<RwLock<Inner>>);
 
 #[derive(Debug)]
 struct Inner {
+    /// Parts other than the source loops whose progress `/healthz` checks.
+    parts: Vec<Heartbeat>,
     role: String,
     leader: Option<Holder>,
     sources: BTreeMap<String, SourceStatus>,
@@ -115,6 +169,7 @@ impl Default for Board {
 impl Board {
     pub fn new() -> Self {
         let inner = Inner {
+            parts: Vec::new(),
             role: "leader".to_owned(),
             leader: None,
             sources: BTreeMap::new(),
@@ -150,6 +205,7 @@ impl Board {
                 last_error: None,
                 passes: 0,
                 jobs: Vec::new(),
+                index: HashMap::new(),
                 interval: source.poll,
                 last_progress: Instant::now(),
             });
@@ -161,6 +217,18 @@ impl Board {
         };
         entry.interval = source.poll;
         entry.interval_seconds = source.poll.as_secs();
+    }
+
+    /// A part named `name` (e.g. `the deployment follower of cluster default`) that is stuck
+    /// when one of its queries is out for longer than `bound`.
+    pub fn heartbeat(&self, name: impl Into<String>, bound: Duration) -> Heartbeat {
+        let beat = Heartbeat(Arc::new(Mutex::new(Beat {
+            name: name.into(),
+            bound,
+            waiting_since: None,
+        })));
+        self.write().parts.push(beat.clone());
+        beat
     }
 
     pub fn remove_source(&self, name: &str) {
@@ -234,7 +302,62 @@ impl Board {
         s.last_fetched_commit.clone_from(&state.last_fetched_commit);
         s.last_synced_commit.clone_from(&state.last_synced_commit);
         if report.error.is_none() {
-            s.jobs = jobs(report, state);
+            let jobs = jobs(report, state, &s.jobs, &s.index);
+            s.index = jobs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, j)| {
+                    Some((format!("{}/{}", j.namespace.as_ref()?, j.id.as_ref()?), i))
+                })
+                .collect();
+            s.jobs = jobs;
+        }
+    }
+
+    /// Moves a job as an event says (a deployment's progress and end, between passes).
+    pub fn on_event(&self, event: &Event) {
+        let mut inner = self.write();
+        let Some(s) = inner.sources.get_mut(&event.source) else {
+            return;
+        };
+        let key = format!("{}/{}", event.namespace, event.job);
+        let Some(job) = s.index.get(&key).and_then(|&i| s.jobs.get_mut(i)) else {
+            return;
+        };
+        if event.deployment.is_some() {
+            job.deployment_id.clone_from(&event.deployment);
+        }
+        match event.kind {
+            EventKind::Registered | EventKind::DriftCorrected => {
+                job.state = JobState::Deploying;
+                job.progress = None;
+                job.last_error = None;
+            }
+            EventKind::Progress | EventKind::Promoted => {
+                job.state = JobState::Deploying;
+                job.progress = Some(event.detail.clone());
+            }
+            EventKind::Succeeded => {
+                job.state = JobState::Synced;
+                job.deployment_status = Some("successful");
+                job.version = event.version.or(job.version);
+                job.applied_commit.clone_from(&event.commit);
+                job.progress = None;
+            }
+            EventKind::Failed => {
+                job.state = JobState::Failed;
+                job.deployment_status = Some("failed");
+                job.last_error = Some(event.detail.clone());
+                job.progress = None;
+            }
+            EventKind::RolledBack => job.version = event.version,
+            EventKind::Superseded => job.progress = None,
+            EventKind::Blocked => {
+                job.state = JobState::Blocked;
+                job.last_error = Some(event.detail.clone());
+            }
+            EventKind::Pruned => job.state = JobState::Pruned,
+            EventKind::DriftFound => job.state = JobState::Drifted,
         }
     }
 
@@ -249,10 +372,12 @@ impl Board {
         })
     }
 
-    /// `/healthz`: every source finished a pass within [`STUCK_INTERVALS`] of its interval.
+    /// `/healthz`: every source finished a pass within [`STUCK_INTERVALS`] of its interval, and
+    /// no deployment follower has a query out for longer than its bound. A pass registers and
+    /// returns, so a long deployment keeps neither from progressing.
     pub fn health(&self) -> Result<(), Vec<String>> {
         let inner = self.read();
-        let stuck: Vec<String> = inner
+        let mut stuck: Vec<String> = inner
             .sources
             .values()
             .filter(|s| s.last_progress.elapsed() > s.interval * STUCK_INTERVALS)
@@ -264,6 +389,7 @@ impl Board {
                 )
             })
             .collect();
+        stuck.extend(inner.parts.iter().filter_map(Heartbeat::stuck));
         if stuck.is_empty() { Ok(()) } else { Err(stuck) }
     }
 
@@ -320,21 +446,39 @@ fn display_url(url: &RepoUrl) -> String {
     }
 }
 
-fn jobs(report: &PassReport, state: &SourceState) -> Vec<JobStatus> {
+/// The jobs of a finished pass; a deployment still followed keeps the progress the events
+/// gave it (`before`, `index`: the board's jobs until now).
+fn jobs(
+    report: &PassReport,
+    state: &SourceState,
+    before: &[JobStatus],
+    index: &HashMap<String, usize>,
+) -> Vec<JobStatus> {
     report
         .jobs
         .iter()
         .map(|j| {
             let record = j.job.as_ref().and_then(|k| state.jobs.get(k));
             let outcome = record.and_then(|r| r.outcome.as_ref());
+            let state = job_state(j.status, record);
+            let earlier = j
+                .job
+                .as_ref()
+                .and_then(|k| index.get(&k.to_string()))
+                .and_then(|&i| before.get(i))
+                .filter(|_| state == JobState::Deploying);
             JobStatus {
                 id: j.job.as_ref().map(|k| k.id.clone()),
                 namespace: j.job.as_ref().map(|k| k.namespace.clone()),
                 file: j.path.clone(),
-                state: job_state(j.status, outcome.map(|o| &o.tracked.outcome)),
+                state,
                 applied_commit: record.and_then(|r| r.applied_commit.clone()),
                 version: record.and_then(|r| r.version),
                 deployment_status: outcome.map(|o| outcome_word(&o.tracked.outcome)),
+                deployment_id: earlier
+                    .and_then(|e| e.deployment_id.clone())
+                    .or_else(|| outcome.and_then(|o| o.tracked.deployment_id.clone())),
+                progress: earlier.and_then(|e| e.progress.clone()),
                 last_error: matches!(j.status, Status::Blocked | Status::Failed)
                     .then(|| j.detail.clone()),
             }
@@ -342,13 +486,20 @@ fn jobs(report: &PassReport, state: &SourceState) -> Vec<JobStatus> {
         .collect()
 }
 
-fn job_state(status: Status, outcome: Option<&Outcome>) -> JobState {
+fn job_state(status: Status, record: Option<&JobRecord>) -> JobState {
+    let outcome = record
+        .and_then(|r| r.outcome.as_ref())
+        .map(|o| &o.tracked.outcome);
+    let deploying = record.is_some_and(|r| r.deploying);
     match status {
-        Status::Synced | Status::Unchanged | Status::Kept => match outcome {
+        Status::Synced | Status::Unchanged | Status::Kept | Status::Submitted if deploying => {
+            JobState::Deploying
+        }
+        Status::Synced | Status::Unchanged | Status::Kept | Status::Submitted => match outcome {
             Some(Outcome::Failed { .. }) => JobState::Failed,
+            Some(Outcome::AwaitingPromotion | Outcome::Paused) => JobState::Pending,
             _ => JobState::Synced,
         },
-        Status::Submitted => JobState::Deploying,
         Status::Pending => JobState::Pending,
         Status::Drifted => JobState::Drifted,
         Status::Pruned => JobState::Pruned,
@@ -367,5 +518,6 @@ fn outcome_word(outcome: &Outcome) -> &'static str {
         Outcome::Cancelled { .. } => "cancelled",
         Outcome::AwaitingPromotion => "awaiting promotion",
         Outcome::Paused => "paused",
+        Outcome::Superseded => "superseded",
     }
 }

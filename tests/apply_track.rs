@@ -1,15 +1,18 @@
-//! apply and track against the simulator: submit only what changed, never clobber, follow
-//! deployments to the end, promote, roll back.
+//! apply and follow against the simulator: submit only what changed, never clobber, follow
+//! deployments to the end through the deployment follower, promote, roll back.
 
 mod common;
 
 use common::sim::{client, job};
 use drover::apply::{self, Applied, Intent, Submit};
 use drover::config::PreserveCounts;
+use drover::events::{Outcome, Tracked};
+use drover::follow::{Followers, Registration, Settings, Start};
 use drover::nomad::Client;
-use drover::track::{self, Outcome, Settings};
+use drover::state::{JobKey, Recorder, State, Store};
 use nomad_sim::{Fault, Sim};
 use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
 
 const FOLLOW: Settings = Settings {
     auto_promote: false,
@@ -41,17 +44,36 @@ fn registers(sim: &Sim) -> usize {
 }
 
 /// Applies and follows to the end; panics unless something was registered.
-async fn deploy(c: &Client, job: Value, settings: Settings) -> track::Tracked {
+async fn deploy(c: &Client, job: Value, settings: Settings) -> Tracked {
     let id = job["ID"].as_str().unwrap().to_owned();
     match apply::apply(c, &submit(job), Intent::Apply)
         .await
         .expect("apply")
     {
-        Applied::Registered { eval_id, .. } => track::follow(c, &id, &eval_id, settings)
-            .await
-            .expect("follow"),
+        Applied::Registered { eval_id, .. } => follow_to_end(c, &id, eval_id, settings).await,
         other => panic!("expected a registration, got {other:?}"),
     }
+}
+
+/// What a cluster's follower tells of the registration's end (or of its wait for a person).
+async fn follow_to_end(c: &Client, id: &str, eval_id: String, settings: Settings) -> Tracked {
+    let dir = tempfile::tempdir().expect("state dir");
+    let recorder = Recorder::new(State::default(), Store::new(dir.path()));
+    let followers = Followers::new(recorder, CancellationToken::new());
+    let registration = Registration {
+        source: "test".into(),
+        job: JobKey::new("default", id),
+        path: format!("jobs/{id}.nomad.hcl"),
+        start: Start::Evaluation(eval_id),
+        fingerprint: "fp".into(),
+        commit: "c1".into(),
+        settings,
+    };
+    followers
+        .of("default", c)
+        .follow_and_wait(registration)
+        .await
+        .expect("the follower tells how it ended")
 }
 
 #[tokio::test]

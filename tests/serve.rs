@@ -27,12 +27,14 @@ fn pass(server: &Server, source: &str, error: Option<&str>) {
             path: "api.nomad.hcl".to_owned(),
             status: Status::Synced,
             detail: "registered".to_owned(),
+            followed: false,
         },
         JobReport {
             job: None,
             path: "bad.nomad.hcl".to_owned(),
             status: Status::Blocked,
             detail: "bad.nomad.hcl:3:1: unexpected token".to_owned(),
+            followed: false,
         },
     ];
     let mut report = PassReport::new(source);
@@ -132,6 +134,8 @@ async fn status_document_describes_sources_and_jobs() {
         "applied_commit",
         "version",
         "deployment_status",
+        "deployment_id",
+        "progress",
         "last_error",
     ];
     for job in jobs {

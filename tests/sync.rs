@@ -201,6 +201,7 @@ async fn one_changed_file_of_fifty_is_one_parse_one_plan_one_register() {
     assert!(
         tracking.iter().all(|c| c.starts_with("GET /v1/evaluation/")
             || c.starts_with("GET /v1/deployment/")
+            || c.starts_with("GET /v1/deployments")
             || c.starts_with("GET /v1/job/app7/")),
         "only the deployment is followed after registering: {tracking:?}"
     );

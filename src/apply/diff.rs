@@ -54,11 +54,17 @@ fn changed_object(object: &ObjectDiff) -> bool {
     object.r#type != DiffType::None
 }
 
-/// A short summary such as `edited: Meta[owner]; group web: Config, Count`.
+/// A short summary such as `edited: Meta[owner]; group web: Config, Count`; a new job is
+/// `created (2 groups)`, not every field it adds.
 pub fn summary(diff: Option<&JobDiff>) -> String {
     let Some(diff) = diff else {
         return "no diff".to_owned();
     };
+    if diff.r#type == DiffType::Added {
+        let groups = diff.task_groups.as_ref().map_or(0, Vec::len);
+        let plural = if groups == 1 { "" } else { "s" };
+        return format!("created ({groups} group{plural})");
+    }
     let mut parts: Vec<String> = Vec::new();
     let job_level: Vec<&str> = diff
         .fields
@@ -122,6 +128,17 @@ pub fn summary(diff: Option<&JobDiff>) -> String {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+
+    #[test]
+    fn a_new_job_is_summarised_by_its_groups() {
+        let diff: JobDiff = serde_json::from_value(json!({
+            "Type": "Added", "ID": "web",
+            "Fields": [{"Type": "Added", "Name": "Priority", "Old": "", "New": "50"}],
+            "TaskGroups": [{"Type": "Added", "Name": "web"}, {"Type": "Added", "Name": "db"}]
+        }))
+        .expect("diff");
+        assert_eq!(summary(Some(&diff)), "created (2 groups)");
+    }
 
     use super::*;
 

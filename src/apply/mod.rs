@@ -1,7 +1,7 @@
 //! Apply: plans a rendered job against the live one and registers it with check-and-set when,
 //! and only when, the plan shows a change (invariants 1 and 3 of DESIGN.md); runs many jobs
 //! with bounded concurrency. Never forces a registration, never deregisters because something
-//! failed (pruning is decided by `reconcile`), and never follows deployments (`track` does).
+//! failed (pruning is decided by `reconcile`), and never follows deployments (`follow` does).
 //!
 //! The plan is made with the live job's `drover.commit`, as drover knows it, and drover's own
 //! meta is ignored when reading the diff: a branch that moved without touching this job's
@@ -11,7 +11,11 @@
 mod counts;
 mod diff;
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use serde_json::Value;
 
@@ -195,6 +199,38 @@ where
     }
     out.sort_by_key(|(i, _)| *i);
     out.into_iter().map(|(_, o)| o).collect()
+}
+
+/// One bound on the jobs being applied against each cluster at once, whichever source's pass
+/// applies them: several sources on one cluster share `max_parallel`. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    max: usize,
+    clusters: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+}
+
+impl Limits {
+    pub fn new(max_parallel: usize) -> Self {
+        Self {
+            max: max_parallel.max(1),
+            clusters: Arc::default(),
+        }
+    }
+
+    /// Waits for a place among the jobs applied against `cluster`; held until dropped.
+    pub async fn acquire(&self, cluster: &str) -> OwnedSemaphorePermit {
+        let semaphore = {
+            let mut clusters = self.clusters.lock().unwrap_or_else(|e| e.into_inner());
+            clusters
+                .entry(cluster.to_owned())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.max)))
+                .clone()
+        };
+        semaphore
+            .acquire_owned()
+            .await
+            .expect("a cluster's semaphore is never closed")
+    }
 }
 
 #[cfg(test)]

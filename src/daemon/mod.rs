@@ -1,23 +1,28 @@
-//! `drover run`: the long-running agent. One loop per source (see `source_loop`), the HTTP
-//! endpoints, systemd notifications, configuration reloads (`SIGHUP` or a change of the file)
-//! and one shutdown authority: a root cancellation token and a task tracker. On `SIGTERM` or
-//! `SIGINT` it stops taking triggers, lets registrations in flight finish and record their
-//! state, drops blocking queries and fetches, and exits 0 within `shutdown_timeout`.
+//! `drover run`: the long-running agent. One loop per source (see `source_loop`), one
+//! deployment follower per cluster (`follow`), the events' consumers (status board, metrics,
+//! logs), the HTTP endpoints, systemd notifications, configuration reloads (`SIGHUP` or a
+//! change of the file) and one shutdown authority: a root cancellation token and a task
+//! tracker. On `SIGTERM` or `SIGINT` it stops taking triggers, lets registrations in flight
+//! finish and record their state, drops blocking queries and fetches, and exits 0 within
+//! `shutdown_timeout`. Deployments still running are found again from Nomad at the next start.
 //!
 //! With `[ha]` on, an election (`leader`) decides whether this instance applies: the loops of a
-//! follower only fetch, and becoming leader triggers a pass of every source. On shutdown the
-//! lock is released only after the registrations in flight have finished.
+//! follower only fetch, and becoming leader resumes the deployments in flight and triggers a
+//! pass of every source. On shutdown the lock is released only after the registrations in
+//! flight have finished.
 //!
-//! Owns the wiring only; each pass is `sync::pass`.
+//! Owns the wiring only; each pass is `sync::pass`, following is `follow`.
+
+mod events;
 
 mod reload;
 mod source_loop;
 mod supervisor;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -26,12 +31,14 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Config, Source, SyncSettings};
+use crate::apply::Limits;
+use crate::config::{Config, HaSettings, Source, SyncSettings};
+use crate::follow::{self, Followers, SharedKnownBad};
 use crate::leader::{Election, Fence, Role};
 use crate::metrics::Metrics;
 use crate::nomad::Client;
 use crate::notify::Notifier;
-use crate::state::{State, Store};
+use crate::state::{Recorder, Store};
 use crate::status::{Board, JobState};
 use crate::sync::{self, PassReport, Status};
 use crate::trigger::Reason;
@@ -46,21 +53,23 @@ pub(crate) struct Shared {
     board: Board,
     metrics: Arc<Metrics>,
     notifier: Arc<Notifier>,
-    state: Arc<Mutex<State>>,
-    store: Arc<Store>,
+    recorder: Recorder,
     state_dir: PathBuf,
     sync: SyncSettings,
     /// With high availability: raised while this instance leads.
     fence: Option<Fence>,
     prepared: sync::PrepareCache,
+    limits: Limits,
+    followers: Followers,
 }
 
 impl Shared {
     fn sync_context(&self, cancel: CancellationToken) -> sync::Context {
         sync::Context {
-            state: self.state.clone(),
-            store: self.store.clone(),
+            recorder: self.recorder.clone(),
             max_parallel: self.sync.max_parallel,
+            limits: self.limits.clone(),
+            followers: self.followers.clone(),
             drift_interval: self.sync.drift_interval,
             shutdown: cancel,
             observer: Some(self.observer()),
@@ -71,21 +80,13 @@ impl Shared {
 
     /// Times every Nomad request into the metrics.
     fn observer(&self) -> Arc<crate::nomad::ObserveFn> {
-        let metrics = self.metrics.clone();
-        Arc::new(move |call: &str, code: u16, took: Duration| {
-            metrics.nomad_request(call, code, took)
-        })
+        observer(&self.metrics)
     }
 
     /// Publishes a finished pass: status board, metrics, logs and systemd's `STATUS=`.
     fn pass_finished(&self, source: &Source, report: &PassReport, took: Duration) {
-        let source_state = self
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .source(&source.name)
-            .clone();
-        self.board.pass_finished(report, &source_state);
+        self.board
+            .pass_finished(report, self.recorder.lock().source(&source.name));
         let result = if report.error.is_some() {
             "error"
         } else if report.converged() {
@@ -103,18 +104,27 @@ impl Shared {
                 .job
                 .as_ref()
                 .map_or_else(|| job.path.clone(), ToString::to_string);
-            if job.status != Status::Unchanged {
-                tracing::info!(source = %source.name, job = %name, status = ?job.status, detail = %job.detail, "job");
-            }
             self.metrics.job_drift(&name, job.status == Status::Drifted);
-            let deployment = match job.status {
-                Status::Synced => Some("successful"),
-                Status::Failed => Some("failed"),
-                Status::Pending => Some("awaiting_promotion"),
-                _ => None,
-            };
-            if let Some(d) = deployment {
-                self.metrics.deployment_finished(d);
+            // What an event tells (a registration, a block, a drift, a prune, a refusal) is
+            // logged once, by the events' consumer.
+            let told_by_event = job.job.is_some()
+                && matches!(
+                    job.status,
+                    Status::Submitted
+                        | Status::Blocked
+                        | Status::Drifted
+                        | Status::Pruned
+                        | Status::Failed
+                );
+            match job.status {
+                Status::Unchanged => {}
+                _ if told_by_event => {}
+                s if s.is_problem() => {
+                    tracing::warn!(source = %source.name, job = %name, status = ?s, detail = %job.detail, "job")
+                }
+                s => {
+                    tracing::info!(source = %source.name, job = %name, status = ?s, detail = %job.detail, "job")
+                }
             }
         }
         match &report.error {
@@ -194,24 +204,39 @@ pub async fn serve_config(path: PathBuf, config: Config) -> anyhow::Result<ExitC
         board.set_role("follower", None);
         metrics.leader(false);
     }
+    let root = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let recorder = Recorder::new(loaded.state, store);
+    let fence = ha.as_ref().map(|(_, _, fence)| fence.clone());
+    let mut followers =
+        Followers::new(recorder.clone(), root.child_token()).with_board(board.clone());
+    if let (Some(fence), Some(settings)) = (&fence, &config.ha) {
+        followers = followers.with_leadership(fence.clone(), shared_known_bad(settings, &metrics)?);
+    }
+    tracker.spawn(events::consume(
+        recorder.bus().subscribe(),
+        board.clone(),
+        metrics.clone(),
+        root.child_token(),
+    ));
     let shared = Shared {
         board,
         metrics,
         notifier: notifier.clone(),
-        state: Arc::new(Mutex::new(loaded.state)),
-        store: Arc::new(store),
+        recorder,
         state_dir: config.state.dir.clone(),
         sync: config.sync.clone(),
-        fence: ha.as_ref().map(|(_, _, fence)| fence.clone()),
+        fence,
         prepared: sync::PrepareCache::default(),
+        limits: Limits::new(config.sync.max_parallel),
+        followers,
     };
-    let root = CancellationToken::new();
-    let tracker = TaskTracker::new();
     let shutdown_timeout = config.sync.shutdown_timeout;
     let (config_tx, config_rx) = watch::channel(Arc::new(config.clone()));
     let (triggers_tx, mut triggers) = mpsc::unbounded_channel();
     let serve_ctx = crate::serve::ServeContext {
         board: shared.board.clone(),
+        recorder: shared.recorder.clone(),
         metrics: shared.metrics.clone(),
         config: config_rx,
         triggers: triggers_tx,
@@ -237,6 +262,13 @@ pub async fn serve_config(path: PathBuf, config: Config) -> anyhow::Result<ExitC
         None => (None, None),
     };
     let mut leading = false;
+    if shared.fence.is_none() {
+        tracker.spawn(resume(
+            shared.clone(),
+            current_config(&config_tx),
+            root.child_token(),
+        ));
+    }
 
     let mut reloads = reload::watch(&path);
     loop {
@@ -246,7 +278,11 @@ pub async fn serve_config(path: PathBuf, config: Config) -> anyhow::Result<ExitC
             _ = hangup.recv() => reload(&path, &mut supervisor, &config_tx, &notifier),
             Some(()) = reloads.changed() => reload(&path, &mut supervisor, &config_tx, &notifier),
             Some(t) = triggers.recv() => supervisor.trigger(t),
-            Some(role) = next_role(&mut roles) => on_role(&shared, &supervisor, &role, &mut leading),
+            Some(role) = next_role(&mut roles) => {
+                if on_role(&shared, &supervisor, &role, &mut leading) {
+                    tracker.spawn(resume(shared.clone(), current_config(&config_tx), root.child_token()));
+                }
+            }
         }
     }
     notifier.stopping();
@@ -269,6 +305,11 @@ pub async fn serve_config(path: PathBuf, config: Config) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
+fn observer(metrics: &Arc<Metrics>) -> Arc<crate::nomad::ObserveFn> {
+    let metrics = metrics.clone();
+    Arc::new(move |call: &str, code: u16, took: Duration| metrics.nomad_request(call, code, took))
+}
+
 /// The next role the election publishes; never, without high availability.
 async fn next_role(roles: &mut Option<watch::Receiver<Role>>) -> Option<Role> {
     match roles {
@@ -280,11 +321,12 @@ async fn next_role(roles: &mut Option<watch::Receiver<Role>>) -> Option<Role> {
     }
 }
 
-/// Publishes a role (status, metrics, `STATUS=`); a new leader passes over every source at once.
-fn on_role(shared: &Shared, supervisor: &Supervisor, role: &Role, leading: &mut bool) {
+/// Publishes a role (status, metrics, `STATUS=`); a new leader passes over every source at
+/// once. Returns whether this instance just became leader (and must resume what is in flight).
+fn on_role(shared: &Shared, supervisor: &Supervisor, role: &Role, leading: &mut bool) -> bool {
     shared.board.set_role(role.as_str(), role.leader().cloned());
     if role.is_leader() == *leading {
-        return;
+        return false;
     }
     *leading = role.is_leader();
     shared.metrics.leader(*leading);
@@ -293,6 +335,86 @@ fn on_role(shared: &Shared, supervisor: &Supervisor, role: &Role, leading: &mut 
     shared.notifier.status(&shared.status_line());
     if *leading {
         supervisor.trigger_all(Reason::Leadership);
+    } else if let Some(known_bad) = shared.followers.known_bad() {
+        known_bad.forget_merged();
+    }
+    *leading
+}
+
+fn current_config(config: &watch::Sender<Arc<Config>>) -> Arc<Config> {
+    config.borrow().clone()
+}
+
+/// The shared known-bad record, next to the leader lock.
+fn shared_known_bad(
+    settings: &HaSettings,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<SharedKnownBad> {
+    let mut client = Client::new(&settings.cluster)
+        .context("cannot set up the Nomad client for the shared known-bad specs (ha.cluster)")?
+        .with_observer(observer(metrics));
+    if let Some(ns) = &settings.namespace {
+        client = client.in_namespace(ns.clone());
+    }
+    Ok(SharedKnownBad::new(client))
+}
+
+/// How long the resume waits before trying again when Nomad does not answer.
+const RESUME_RETRY: Duration = Duration::from_secs(10);
+
+/// Finds the deployments in flight for every source, cluster by cluster, from Nomad itself,
+/// and hands them to the followers; tries again until Nomad answers.
+async fn resume(shared: Shared, config: Arc<Config>, cancel: CancellationToken) {
+    let mut clusters: HashMap<&str, HashMap<String, follow::Settings>> = HashMap::new();
+    for source in &config.sources {
+        let settings = follow::Settings {
+            auto_promote: source.auto_promote,
+            rollback_on_failure: source.rollback_on_failure,
+        };
+        clusters
+            .entry(source.cluster.name.as_str())
+            .or_default()
+            .insert(source.name.clone(), settings);
+    }
+    for (name, sources) in clusters {
+        let Some(cluster) = config.cluster(name) else {
+            continue;
+        };
+        let client = match Client::new(cluster) {
+            Ok(c) => c.with_observer(observer(&shared.metrics)),
+            Err(e) => {
+                tracing::error!(cluster = name, error = %e, "cannot set up the Nomad client");
+                continue;
+            }
+        };
+        let follower = shared.followers.of(name, &client);
+        loop {
+            if !shared.leads() {
+                return;
+            }
+            let found = follow::resume(&client, &sources, &shared.recorder, &follower);
+            let retry = tokio::select! {
+                found = found => match found {
+                    Ok(0) => false,
+                    Ok(n) => {
+                        tracing::info!(cluster = name, deployments = n, "following deployments found in flight");
+                        false
+                    }
+                    Err(e) => {
+                        tracing::warn!(cluster = name, error = %e, "cannot look for deployments in flight; trying again");
+                        true
+                    }
+                },
+                () = cancel.cancelled() => return,
+            };
+            if !retry {
+                break;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(RESUME_RETRY) => {}
+                () = cancel.cancelled() => return,
+            }
+        }
     }
 }
 

@@ -32,6 +32,14 @@ impl Client {
             .await
     }
 
+    /// `GET /v1/deployments`: every deployment of the client's namespace (`*` for all), oldest
+    /// first, blocking on the cluster-wide deployment table: one query wakes for a change of
+    /// any of them. Retried.
+    pub async fn list_deployments(&self, query: &Query) -> Result<Queried<Vec<Deployment>>, Error> {
+        self.read(Call::get("deployments", &["deployments"]).query(query))
+            .await
+    }
+
     /// `GET /v1/deployment/:id` (blocking on the deployment). Retried.
     pub async fn read_deployment(
         &self,

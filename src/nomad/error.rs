@@ -32,7 +32,8 @@ pub enum Error {
     /// Re-plan; never force.
     #[error("check-and-set conflict: {text}")]
     Conflict { text: String },
-    /// 409 on a variable lock: someone else holds it, or this holder's lease has lapsed.
+    /// 409 on a variable: someone else holds its lock, this holder's lease has lapsed, or a
+    /// check-and-set index no longer matches.
     #[error("lock conflict: {text}")]
     LockConflict { text: String },
     /// Nomad could not parse the job's HCL (or its variables); the text has `input.hcl:L,C-C`.

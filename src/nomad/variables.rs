@@ -1,8 +1,9 @@
-//! Variable locks (NOMAD-API.md §7.3): acquire, renew and release, the primitive drover's
-//! leader election is built on, so that the cluster's own Raft store decides who leads.
+//! Variables: locks (acquire, renew and release), the primitive drover's leader election is
+//! built on, so that the cluster's own Raft store decides who leads; and check-and-set writes,
+//! for what every instance must share (the known-bad specs).
 //!
 //! Owns the calls and their retry safety; never decides when to renew or what losing the lock
-//! means (the election loop does).
+//! means (the election loop does), nor what a shared variable holds.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -73,6 +74,27 @@ impl Client {
             .await
     }
 
+    /// `PUT /v1/var/:path?cas=<index>`: replaces the variable's items only while its
+    /// `ModifyIndex` is still `cas` (0: only while it does not exist), so that two writers never
+    /// overwrite each other blindly. Someone wrote first: [`Error::LockConflict`] (409); read
+    /// again and retry. Retried: a replay of a write that went through conflicts with it.
+    pub async fn put_variable(
+        &self,
+        path: &str,
+        items: &BTreeMap<String, String>,
+        cas: u64,
+    ) -> Result<Variable, Error> {
+        let body = PutBody { items };
+        let call = Call::new(
+            "put variable",
+            Method::PUT,
+            &segments(path),
+            Retry::Transient,
+        )
+        .param("cas", cas.to_string());
+        self.send(call.json(&body)?).await?.json()
+    }
+
     async fn lock_call(
         &self,
         path: &str,
@@ -83,6 +105,12 @@ impl Client {
             Call::new(operation, Method::PUT, &segments(path), Retry::Transient).flag(operation);
         self.send(call.json(body)?).await?.json()
     }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutBody<'a> {
+    items: &'a BTreeMap<String, String>,
 }
 
 fn segments(path: &str) -> Vec<&str> {

@@ -31,7 +31,7 @@ pub fn live_from_state(
     }
     for job in &desired.jobs {
         let record = state.jobs.get(&job.key)?;
-        let known_bad = record.failed_fingerprint.as_ref() == Some(&job.fingerprint);
+        let known_bad = record.is_known_bad(&job.fingerprint);
         if record.applied_fingerprint.is_none() && !known_bad {
             return None;
         }

@@ -175,7 +175,7 @@ fn decide(
     }
     let empty = JobRecord::default();
     let record = record.unwrap_or(&empty);
-    if record.failed_fingerprint.as_ref() == Some(&job.fingerprint) {
+    if record.is_known_bad(&job.fingerprint) {
         let fingerprint = job.fingerprint.clone();
         return Reason::Blocked(Block::KnownBad { fingerprint });
     }

@@ -4,8 +4,8 @@
 use std::time::{Duration, SystemTime};
 
 use super::*;
+use crate::events::{Outcome, Tracked};
 use crate::state::Ownership;
-use crate::track::{Outcome, Tracked};
 
 const SOURCE: &str = "platform";
 pub(super) const MIN: Duration = Duration::from_secs(60);

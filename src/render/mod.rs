@@ -208,7 +208,12 @@ pub async fn render(
         .map_err(|e| error::from_nomad(&prepared.path, e, &prepared.shifts))?;
     let settings = &prepared.settings;
     let namespace = stamp::namespace(settings, prepared.sets_namespace, &job);
-    stamp::apply(&mut job, settings, &namespace, &prepared.path, commit);
+    let origin = stamp::Origin {
+        path: &prepared.path,
+        commit,
+        fingerprint: &prepared.fingerprint,
+    };
+    stamp::apply(&mut job, settings, &namespace, &origin);
     let id = job
         .get("ID")
         .and_then(Value::as_str)

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::Settings;
-use crate::state::{META_COMMIT, META_PATH, META_SOURCE};
+use crate::state::{META_COMMIT, META_FINGERPRINT, META_PATH, META_SOURCE};
 
 /// The namespace the job goes to: the source's override, else the file's own `namespace`,
 /// else the cluster's, else Nomad's `default` (which canonicalization already wrote).
@@ -23,13 +23,14 @@ pub(crate) fn namespace(settings: &Settings, file_sets_it: bool, job: &Value) ->
         .unwrap_or_else(|| "default".to_owned())
 }
 
-pub(crate) fn apply(
-    job: &mut Value,
-    settings: &Settings,
-    namespace: &str,
-    path: &str,
-    commit: Option<&str>,
-) {
+/// Where a rendered job came from, as its meta says.
+pub(crate) struct Origin<'a> {
+    pub path: &'a str,
+    pub commit: Option<&'a str>,
+    pub fingerprint: &'a str,
+}
+
+pub(crate) fn apply(job: &mut Value, settings: &Settings, namespace: &str, origin: &Origin<'_>) {
     let Some(obj) = job.as_object_mut() else {
         return;
     };
@@ -50,10 +51,11 @@ pub(crate) fn apply(
         .or_insert_with(|| Value::Object(Map::new()));
     if let Some(meta) = meta.as_object_mut() {
         meta.insert(META_SOURCE.into(), Value::from(settings.source.as_str()));
-        meta.insert(META_PATH.into(), Value::from(path));
-        if let Some(commit) = commit {
+        meta.insert(META_PATH.into(), Value::from(origin.path));
+        if let Some(commit) = origin.commit {
             meta.insert(META_COMMIT.into(), Value::from(commit));
         }
+        meta.insert(META_FINGERPRINT.into(), Value::from(origin.fingerprint));
     }
 }
 
@@ -75,12 +77,17 @@ mod tests {
         let ns = namespace(&settings, false, &job);
         assert_eq!(ns, "team");
         assert_eq!(namespace(&settings, true, &job), "default");
-        apply(&mut job, &settings, &ns, "jobs/a.nomad.hcl", Some("abc"));
+        let origin = Origin {
+            path: "jobs/a.nomad.hcl",
+            commit: Some("abc"),
+            fingerprint: "f1",
+        };
+        apply(&mut job, &settings, &ns, &origin);
         assert_eq!(
             job,
             json!({"ID": "a", "Namespace": "team", "Region": "eu", "Datacenters": ["dc2"],
                    "Meta": {"drover.source": "platform", "drover.path": "jobs/a.nomad.hcl",
-                            "drover.commit": "abc"}})
+                            "drover.commit": "abc", "drover.fingerprint": "f1"}})
         );
     }
 }

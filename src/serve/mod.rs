@@ -3,9 +3,10 @@
 //!
 //! | route | answer |
 //! | --- | --- |
-//! | `GET /healthz` | 200 while every source's loop finishes passes (within 3× its interval); 503 and the reasons otherwise ([`Board::health`]) |
+//! | `GET /healthz` | 200 while every source's loop finishes passes (within 3× its interval) and no deployment follower has a query out past its bound; 503 and the reasons otherwise ([`Board::health`]) |
 //! | `GET /readyz` | 200 once every source synced and Nomad answered recently; 503 and the reasons before ([`Board::readiness`]) |
 //! | `GET /status` | the status document as JSON ([`Board::with_document`]) |
+//! | `GET /status/jobs/<namespace>/<job>` | the job's last events, newest first; 404 for a job without any |
 //! | `GET /metrics` | [`Metrics::encode`], Prometheus text format |
 //! | `POST /webhook`, `POST /webhook/<source>` | a forge's push → passes (see `webhook.rs`) |
 //!
@@ -32,7 +33,7 @@ mod webhook;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -47,6 +48,8 @@ pub use client::run as status_command;
 #[derive(Debug, Clone)]
 pub struct ServeContext {
     pub board: crate::status::Board,
+    /// The state, for the jobs' histories.
+    pub recorder: crate::state::Recorder,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The current configuration (swapped on reload): sources to match pushes against, webhook
     /// secrets, body limit. The listen address, TLS files and `max_concurrent_requests` are read
@@ -99,6 +102,7 @@ fn router(ctx: ServeContext) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/status", get(status))
+        .route("/status/jobs/{namespace}/{*job}", get(history))
         .route("/metrics", get(metrics))
         .merge(webhooks)
         .with_state(ctx)
@@ -142,6 +146,32 @@ fn verdict(result: Result<(), Vec<String>>) -> Response {
 async fn status(State(ctx): State<ServeContext>) -> Response {
     ctx.board
         .with_document(|doc| axum::Json(doc).into_response())
+}
+
+/// A job's history. Job IDs may hold `/`, so the ID is the rest of the path.
+async fn history(
+    State(ctx): State<ServeContext>,
+    Path((namespace, job)): Path<(String, String)>,
+) -> Response {
+    let state = ctx.recorder.lock();
+    let Some(events) = state.history.of(&namespace, &job) else {
+        let message = format!("no events for job {namespace}/{job}\n");
+        return (StatusCode::NOT_FOUND, message).into_response();
+    };
+    let document = JobHistory {
+        namespace: &namespace,
+        job: &job,
+        events: events.collect(),
+    };
+    axum::Json(document).into_response()
+}
+
+#[derive(serde::Serialize)]
+struct JobHistory<'a> {
+    namespace: &'a str,
+    job: &'a str,
+    /// Newest first.
+    events: Vec<&'a crate::events::Event>,
 }
 
 async fn metrics(State(ctx): State<ServeContext>) -> Response {

@@ -20,6 +20,7 @@
 //! async code calls it from `spawn_blocking`.
 
 mod ownership;
+mod recorder;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -29,18 +30,24 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-pub use ownership::{JobKey, LiveJob, META_COMMIT, META_PATH, META_PRUNE, META_SOURCE, Ownership};
+pub use ownership::{
+    JobKey, LiveJob, META_COMMIT, META_FINGERPRINT, META_PATH, META_PRUNE, META_SOURCE, Ownership,
+};
+pub use recorder::{Recorder, SAVE_SOON, Save};
 pub use store::{
     FORMAT_VERSION, LoadWarning, Loaded, MAX_STATE_BYTES, STATE_FILE, StateError, Store,
 };
 
-use crate::track::{Outcome, Tracked};
+use crate::events::{History, Outcome, Tracked};
 
 /// Everything drover remembers, by source name.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
     #[serde(default)]
     pub sources: BTreeMap<String, SourceState>,
+    /// The last events of every job, bounded (see [`History`]).
+    #[serde(default, skip_serializing_if = "History::is_empty")]
+    pub history: History,
 }
 
 /// A source never synced has this state.
@@ -108,13 +115,37 @@ pub struct JobRecord {
     pub version: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<JobOutcome>,
-    /// A fingerprint whose deployment failed: not submitted again until the inputs change
-    /// (invariant 4).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failed_fingerprint: Option<String>,
+    /// Fingerprints whose deployment failed since the last success, newest last, at most
+    /// [`KNOWN_BAD_PER_JOB`]: none is submitted again until the inputs change (invariant 4).
+    #[serde(
+        alias = "failed_fingerprint",
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub failed_fingerprints: Vec<String>,
+    /// A registration of this job is being followed (its deployment has not ended).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deploying: bool,
     /// The latest plan of this job (for a change or a drift check).
     #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
     pub last_drift_check: Option<SystemTime>,
+}
+
+/// Known-bad fingerprints kept per job: enough for a few failed fixes in a row.
+pub const KNOWN_BAD_PER_JOB: usize = 3;
+
+/// Reads the list, or the single fingerprint older state files hold.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(f) => vec![f],
+        OneOrMany::Many(fs) => fs,
+    })
 }
 
 /// How the latest registration ended, and when that was known.
@@ -142,22 +173,42 @@ impl JobRecord {
         self.last_drift_check = Some(now);
     }
 
+    /// Whether a deployment of `fingerprint` failed since the job's last success.
+    pub fn is_known_bad(&self, fingerprint: &str) -> bool {
+        self.failed_fingerprints.iter().any(|f| f == fingerprint)
+    }
+
+    /// Remembers that a deployment of `fingerprint` failed (here or, with high availability,
+    /// under another instance). Returns whether it was new.
+    pub fn mark_known_bad(&mut self, fingerprint: &str) -> bool {
+        if self.is_known_bad(fingerprint) {
+            return false;
+        }
+        self.failed_fingerprints.push(fingerprint.to_owned());
+        let excess = self
+            .failed_fingerprints
+            .len()
+            .saturating_sub(KNOWN_BAD_PER_JOB);
+        self.failed_fingerprints.drain(..excess);
+        true
+    }
+
     /// Records how the registration of the rendered job `fingerprint` ended.
     ///
     /// A failed deployment marks that fingerprint known-bad and forgets the applied one: the
     /// live spec may be the failed one or a rolled-back one, and the next change of inputs is
     /// planned against whichever it is. A converged outcome makes it the applied fingerprint
-    /// and clears the known-bad mark. Others (cancelled, awaiting promotion, paused, a failed
-    /// evaluation) change neither.
+    /// and clears every known-bad mark. Others (cancelled, superseded, awaiting promotion,
+    /// paused, a failed evaluation) change neither.
     pub fn finished(&mut self, fingerprint: &str, tracked: Tracked, at: SystemTime) {
         match &tracked.outcome {
             Outcome::Failed { .. } => {
                 self.applied_fingerprint = None;
-                self.failed_fingerprint = Some(fingerprint.to_owned());
+                self.mark_known_bad(fingerprint);
             }
             outcome if outcome.converged() => {
                 self.applied_fingerprint = Some(fingerprint.to_owned());
-                self.failed_fingerprint = None;
+                self.failed_fingerprints.clear();
             }
             _ => {}
         }

@@ -16,6 +16,9 @@ pub const META_SOURCE: &str = "drover.source";
 pub const META_PATH: &str = "drover.path";
 /// The commit at which the job's inputs last changed.
 pub const META_COMMIT: &str = "drover.commit";
+/// The fingerprint of the inputs the job was rendered from: what a restarted drover, or a new
+/// leader, marks known-bad when the deployment it finds failed.
+pub const META_FINGERPRINT: &str = "drover.fingerprint";
 /// `"false"` forbids pruning the job, whatever the source's settings.
 pub const META_PRUNE: &str = "drover.prune";
 

@@ -13,6 +13,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::{SourceState, State};
+use crate::events::History;
 
 /// The file's name in the state directory.
 pub const STATE_FILE: &str = "state.json";
@@ -83,6 +84,8 @@ pub struct Loaded {
 struct Envelope<'a> {
     version: u32,
     sources: &'a std::collections::BTreeMap<String, SourceState>,
+    #[serde(skip_serializing_if = "History::is_empty")]
+    history: &'a History,
 }
 
 /// Read first, alone, so that a future format is recognised as such rather than as corrupt.
@@ -227,6 +230,7 @@ impl Store {
         let envelope = Envelope {
             version: FORMAT_VERSION,
             sources: &state.sources,
+            history: &state.history,
         };
         // Compact: a person reads it with `jq`, and compact is a third smaller to write.
         serde_json::to_vec(&envelope).map_err(|e| self.write_error(e.into()))

@@ -3,8 +3,8 @@ use std::fs;
 use std::time::{Duration, SystemTime};
 
 use super::*;
+use crate::events::{Outcome, Tracked};
 use crate::nomad::JobStub;
-use crate::track::{Outcome, Tracked};
 
 fn at(secs: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + secs)
@@ -307,18 +307,14 @@ fn a_failed_deployment_marks_its_fingerprint_known_bad_until_a_success() {
         description: "Failed due to unhealthy allocations".into(),
     };
     record.finished("fp-bad", tracked(failed), at(2));
-    assert_eq!(record.failed_fingerprint.as_deref(), Some("fp-bad"));
+    assert!(record.is_known_bad("fp-bad"));
     assert_eq!(record.applied_fingerprint, None);
     assert_eq!(record.version, Some(4));
     record.applied("fp-fixed", "c3", at(3));
     record.finished("fp-fixed", tracked(Outcome::AwaitingPromotion), at(4));
-    assert_eq!(
-        record.failed_fingerprint.as_deref(),
-        Some("fp-bad"),
-        "not final yet"
-    );
+    assert!(record.is_known_bad("fp-bad"), "not final yet");
     record.finished("fp-fixed", tracked(Outcome::Successful), at(5));
-    assert_eq!(record.failed_fingerprint, None);
+    assert!(record.failed_fingerprints.is_empty());
     assert_eq!(record.applied_fingerprint.as_deref(), Some("fp-fixed"));
     assert_eq!(record.outcome.expect("outcome").at, at(5));
 }
@@ -332,4 +328,18 @@ fn an_unknown_source_reads_as_empty() {
         state.source("new").last_fetched_commit.as_deref(),
         Some("c1")
     );
+}
+
+#[test]
+fn known_bad_fingerprints_accumulate_up_to_a_bound_and_read_the_older_single_field() {
+    let mut record = JobRecord::new("jobs/web.nomad.hcl");
+    for fp in ["a", "b", "c", "d"] {
+        assert!(record.mark_known_bad(fp));
+    }
+    assert!(!record.mark_known_bad("d"), "already known");
+    assert_eq!(record.failed_fingerprints, ["b", "c", "d"]);
+    let old: JobRecord =
+        serde_json::from_str(r#"{"path": "jobs/web.nomad.hcl", "failed_fingerprint": "x"}"#)
+            .expect("decode");
+    assert!(old.is_known_bad("x"));
 }

@@ -1,6 +1,8 @@
-//! The Nomad half of a pass: each action carried out (render through Nomad, policy, apply,
-//! track) with bounded concurrency, every outcome recorded in the state as it happens (on disk
-//! at once when Nomad could not tell it again, see [`Save`]), prunes last.
+//! The Nomad half of a pass: each action carried out (render through Nomad, policy, apply)
+//! with bounded concurrency, within the cluster's limit over every source; every registration
+//! handed to the cluster's deployment follower; every outcome recorded in the state as it
+//! happens (on disk at once when Nomad could not tell it again, see [`Save`]) and published as
+//! an event; prunes last.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,17 +11,15 @@ use std::time::SystemTime;
 use tracing::Instrument;
 
 use super::prepare::PreparedSet;
-use super::{Context, JobReport, Options, Save, Status};
+use super::{Context, JobReport, Options, Status};
 use crate::apply::{self, Applied, Intent, Submit};
 use crate::config::Source;
+use crate::events::{Event, EventKind, Outcome, Tracked};
+use crate::follow::{self, AUTO_PROMOTE_META, Registration, Start};
 use crate::nomad::Client;
 use crate::reconcile::{Action, ActionKind, Block, PruneRefusal, Reason};
 use crate::render::{self, Prepared, RenderedJob};
-use crate::state::{JobKey, JobRecord, LiveJob};
-use crate::track::{self, Outcome};
-
-/// The meta key a job file sets to ask for canary promotion regardless of the source.
-const AUTO_PROMOTE_META: &str = "drover.auto_promote";
+use crate::state::{JobKey, JobRecord, LiveJob, Save};
 
 pub(super) struct Inputs<'a> {
     pub source: &'a Source,
@@ -48,6 +48,15 @@ struct Done {
     report: JobReport,
     /// A file failed to render through Nomad: pruning is off for the rest of this pass.
     render_failed: bool,
+}
+
+impl Done {
+    fn new(report: JobReport) -> Self {
+        Self {
+            report,
+            render_failed: false,
+        }
+    }
 }
 
 pub(super) async fn execute(inputs: Inputs<'_>) -> Vec<JobReport> {
@@ -89,7 +98,30 @@ pub(super) async fn execute(inputs: Inputs<'_>) -> Vec<JobReport> {
     for action in prunes {
         reports.push(prune(&env, action, render_failed).await);
     }
+    for report in &reports {
+        publish_problem(&env, report);
+    }
     reports
+}
+
+/// A job blocked, refused, drifted or pruned in this pass is an event; one that was blocked or
+/// drifted for the same reason in the last pass too is not told again.
+fn publish_problem(env: &Env, report: &JobReport) {
+    let Some(job) = &report.job else {
+        return;
+    };
+    let kind = match report.status {
+        Status::Blocked => EventKind::Blocked,
+        Status::Drifted => EventKind::DriftFound,
+        Status::Pruned => EventKind::Pruned,
+        // A deployment's failure is the follower's event; this is a refusal or an error.
+        Status::Failed if !report.followed => EventKind::Failed,
+        _ => return,
+    };
+    let event = Event::new(kind, &env.source.name, &job.namespace, &job.id)
+        .commit(Some(&env.commit))
+        .detail(report.detail.clone());
+    env.ctx.recorder.publish_change(event);
 }
 
 fn report(action: &Action, status: Status, detail: impl Into<String>) -> JobReport {
@@ -98,14 +130,12 @@ fn report(action: &Action, status: Status, detail: impl Into<String>) -> JobRepo
         path: action.path.clone(),
         status,
         detail: detail.into(),
+        followed: false,
     }
 }
 
 async fn run(env: Env, action: Action, prepared: Option<Prepared>) -> Done {
-    let done = |report| Done {
-        report,
-        render_failed: false,
-    };
+    let done = Done::new;
     match (action.kind(), prepared) {
         (ActionKind::Unchanged, _) => done(report(
             &action,
@@ -156,11 +186,9 @@ fn halted(ctx: &Context) -> Option<&'static str> {
 async fn deploy(env: &Env, action: &Action, prepared: &Prepared, intent: Intent) -> Done {
     if let Some(why) = halted(&env.ctx) {
         let report = report(action, Status::Pending, format!("not started: {why}"));
-        return Done {
-            report,
-            render_failed: false,
-        };
+        return Done::new(report);
     }
+    let _place = env.ctx.limits.acquire(&env.source.cluster.name).await;
     let key = prepared.key();
     let client = env.client.in_namespace(key.namespace.clone());
     let rendered = match render::render(&client, prepared, Some(&env.commit)).await {
@@ -186,34 +214,32 @@ async fn deploy(env: &Env, action: &Action, prepared: &Prepared, intent: Intent)
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join("\n");
-        return Done {
-            report: report(action, Status::Blocked, detail),
-            render_failed: false,
-        };
+        return Done::new(report(action, Status::Blocked, detail));
     }
     // Fencing: checked again just before registering, after the renders' round trips.
     if let Some(why) = halted(&env.ctx) {
-        return Done {
-            report: report(action, Status::Pending, format!("not registered: {why}")),
-            render_failed: false,
-        };
+        let report = report(action, Status::Pending, format!("not registered: {why}"));
+        return Done::new(report);
     }
-    let report = match apply_and_track(env, &client, &rendered, intent).await {
-        Ok((status, detail)) => report(action, status, detail),
+    let report = match apply_and_hand_over(env, &client, &rendered, intent).await {
+        Ok((status, detail, followed)) => JobReport {
+            followed,
+            ..report(action, status, detail)
+        },
         Err(e) => report(action, Status::Failed, e.to_string()),
     };
-    Done {
-        report,
-        render_failed: false,
-    }
+    Done::new(report)
 }
 
-async fn apply_and_track(
+/// Plans and, when the plan shows a change, registers; hands the registration to the
+/// follower and, unless the pass is detached, waits for its end. The flag says whether the
+/// status is the follower's (the deployment's outcome).
+async fn apply_and_hand_over(
     env: &Env,
     client: &Client,
     rendered: &RenderedJob,
     intent: Intent,
-) -> Result<(Status, String), crate::nomad::Error> {
+) -> Result<(Status, String, bool), crate::nomad::Error> {
     let key = rendered.key();
     let submit = Submit {
         job: rendered.job.clone(),
@@ -222,7 +248,7 @@ async fn apply_and_track(
         live_commit: env.live_commits.get(&key).cloned(),
     };
     let fingerprint = rendered.fingerprint.clone();
-    match apply::apply(client, &submit, intent).await? {
+    let (eval_id, summary) = match apply::apply(client, &submit, intent).await? {
         Applied::Unchanged => {
             let commit = submit
                 .live_commit
@@ -237,61 +263,79 @@ async fn apply_and_track(
             } else {
                 "no drift"
             };
-            Ok((Status::Unchanged, detail.to_owned()))
+            return Ok((Status::Unchanged, detail.to_owned(), false));
         }
         Applied::Drifted { summary } => {
             record(env, rendered, Save::Soon, |r| {
                 r.last_drift_check = Some(SystemTime::now())
             })
             .await;
-            Ok((
-                Status::Drifted,
-                format!("changed outside Git ({summary}); self_heal is off"),
-            ))
+            let detail = format!("changed outside Git ({summary}); self_heal is off");
+            return Ok((Status::Drifted, detail, false));
         }
         Applied::OwnedElsewhere { source } => {
             let block = Reason::Blocked(Block::OwnedElsewhere { source });
-            Ok((Status::Blocked, block.to_string()))
+            return Ok((Status::Blocked, block.to_string(), false));
         }
-        Applied::Contended => Ok((
-            Status::Failed,
-            "changed in Nomad twice while drover planned; left for the next pass".to_owned(),
-        )),
+        Applied::Contended => {
+            let detail = "changed in Nomad twice while drover planned; left for the next pass";
+            return Ok((Status::Failed, detail.to_owned(), false));
+        }
         Applied::Registered {
             eval_id, summary, ..
-        } => {
-            let (fp, commit) = (fingerprint.clone(), env.commit.clone());
-            record(env, rendered, Save::Soon, move |r| {
-                r.applied(&fp, &commit, SystemTime::now())
-            })
-            .await;
-            if env.detach {
-                return Ok((Status::Submitted, format!("registered ({summary})")));
-            }
-            let settings = track::Settings {
-                auto_promote: env.source.auto_promote || wants_auto_promote(&rendered.job),
-                rollback_on_failure: env.source.rollback_on_failure,
-            };
-            // A registration runs to its end; following it does not hold up a shutdown.
-            let tracked = tokio::select! {
-                tracked = track::follow(client, &rendered.id, &eval_id, settings) => tracked?,
-                () = env.ctx.shutdown.cancelled() => {
-                    return Ok((Status::Submitted, format!("registered ({summary}); shutting down before its deployment ended")));
-                }
-            };
-            let status = match &tracked.outcome {
-                o if o.converged() => Status::Synced,
-                Outcome::AwaitingPromotion => Status::Pending,
-                _ => Status::Failed,
-            };
-            let detail = outcome_detail(&tracked, &summary);
-            record(env, rendered, Save::Now, move |r| {
-                r.finished(&fingerprint, tracked, SystemTime::now())
-            })
-            .await;
-            Ok((status, detail))
-        }
+        } => (eval_id, summary),
+    };
+    let (fp, commit) = (fingerprint.clone(), env.commit.clone());
+    record(env, rendered, Save::Soon, move |r| {
+        r.applied(&fp, &commit, SystemTime::now());
+        r.deploying = true;
+    })
+    .await;
+    let kind = match intent {
+        Intent::Apply => EventKind::Registered,
+        Intent::DriftCheck { .. } => EventKind::DriftCorrected,
+    };
+    let event = Event::new(kind, &env.source.name, &key.namespace, &key.id)
+        .commit(Some(&env.commit))
+        .detail(format!("registered ({summary})"));
+    env.ctx.recorder.publish(event);
+    let registration = Registration {
+        source: env.source.name.clone(),
+        job: key,
+        path: rendered.path.clone(),
+        start: Start::Evaluation(eval_id),
+        fingerprint,
+        commit: env.commit.clone(),
+        settings: follow::Settings {
+            auto_promote: env.source.auto_promote || wants_auto_promote(&rendered.job),
+            rollback_on_failure: env.source.rollback_on_failure,
+        },
+    };
+    let follower = env.ctx.followers.of(&env.source.cluster.name, &env.client);
+    if env.detach {
+        follower.follow(registration);
+        let detail = format!("registered ({summary}); following its deployment");
+        return Ok((Status::Submitted, detail, false));
     }
+    let waiter = follower.follow_and_wait(registration);
+    let stopped = || {
+        let detail =
+            format!("registered ({summary}); stopped following before its deployment ended");
+        Ok((Status::Submitted, detail, false))
+    };
+    let tracked = tokio::select! {
+        tracked = waiter => match tracked {
+            Ok(tracked) => tracked,
+            Err(_) => return stopped(),
+        },
+        () = env.ctx.shutdown.cancelled() => return stopped(),
+    };
+    let status = match &tracked.outcome {
+        o if o.converged() => Status::Synced,
+        Outcome::AwaitingPromotion | Outcome::Paused => Status::Pending,
+        _ => Status::Failed,
+    };
+    Ok((status, outcome_detail(&tracked, &summary), true))
 }
 
 fn wants_auto_promote(job: &serde_json::Value) -> bool {
@@ -301,7 +345,7 @@ fn wants_auto_promote(job: &serde_json::Value) -> bool {
         == Some("true")
 }
 
-fn outcome_detail(tracked: &track::Tracked, summary: &str) -> String {
+fn outcome_detail(tracked: &Tracked, summary: &str) -> String {
     let version = tracked
         .job_version
         .map(|v| format!(" v{v}"))
@@ -311,6 +355,8 @@ fn outcome_detail(tracked: &track::Tracked, summary: &str) -> String {
         Outcome::NoDeployment => "registered; no deployment for this job type".to_owned(),
         Outcome::NoEvaluation => "registered; runs on its schedule or dispatch".to_owned(),
         Outcome::AwaitingPromotion => format!("canaries healthy{version}; waiting for promotion"),
+        Outcome::Paused => format!("deployment{version} paused"),
+        Outcome::Superseded => format!("deployment{version} superseded by a newer registration"),
         Outcome::Failed { description } => {
             let rollback = tracked
                 .reverted_to
@@ -341,6 +387,7 @@ async fn record(
         rendered.path.clone(),
     );
     env.ctx
+        .recorder
         .record(save, move |state| {
             let jobs = &mut state.source_mut(&source).jobs;
             let rec = jobs
@@ -375,6 +422,7 @@ async fn prune(env: &Env, action: Action, render_failed: bool) -> JobReport {
         Ok(_) => {
             let source = env.source.name.clone();
             env.ctx
+                .recorder
                 .record(Save::Now, move |state| {
                     state.source_mut(&source).jobs.remove(&key);
                 })

@@ -1,9 +1,11 @@
 //! One pass over one source, the work `drover sync --once` does and the daemon repeats: fetch,
 //! prepare every job file locally (no Nomad call), reconcile against the live jobs (listed
 //! only when the state cannot stand in for them: see [`reconcile::live_from_state`]) and the
-//! state, then render, apply and track only the jobs that need it, and record every outcome in
-//! the state. Owns the order of the stages and nothing else: each decision belongs to its stage
-//! (`reconcile` decides, `apply` plans and registers, `track` follows).
+//! state, then render and apply only the jobs that need it, hand every registration to the
+//! cluster's deployment follower, and record every outcome in the state. Owns the order of the
+//! stages and nothing else: each decision belongs to its stage (`reconcile` decides, `apply`
+//! plans and registers, `follow` follows). A pass ends when its registrations are submitted;
+//! it waits for their deployments only when asked to (`sync --once` without `--detach`).
 //!
 //! Prunes run last, and only when no file failed to render during the pass, so that a parse
 //! error found late cannot let a job be deleted (invariant 2).
@@ -15,7 +17,7 @@ mod prepare;
 mod report;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
@@ -24,18 +26,21 @@ pub use cache::PrepareCache;
 pub use prepare::join as join_errors;
 pub use report::{JobReport, PassReport, Status};
 
+use crate::apply::Limits;
 use crate::config::Source;
+use crate::follow::Followers;
 use crate::nomad::{Client, ObserveFn, Query};
 use crate::reconcile::{self, ActionKind};
 use crate::source::Mirror;
-use crate::state::{LiveJob, PassRecord, State, Store};
+use crate::state::{LiveJob, PassRecord, Recorder, Save, State, Store};
 
 /// How a pass runs.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
     /// Re-plan every managed job (a drift check of all of them).
     pub full: bool,
-    /// Submit without following deployments.
+    /// End the pass once its registrations are submitted, without waiting for their
+    /// deployments (the follower still follows them while the process runs).
     pub detach: bool,
     /// Allow pruning past `max_prune_fraction`.
     pub allow_mass_prune: bool,
@@ -44,9 +49,14 @@ pub struct Options {
 /// What every pass shares.
 #[derive(Clone)]
 pub struct Context {
-    pub state: Arc<Mutex<State>>,
-    pub store: Arc<Store>,
+    /// The state, its file and the events.
+    pub recorder: Recorder,
+    /// Jobs a pass applies at once (and prepares, which bounds its memory).
     pub max_parallel: usize,
+    /// Jobs applied at once against each cluster, over every source.
+    pub limits: Limits,
+    /// The deployment follower of each cluster, which every registration is handed to.
+    pub followers: Followers,
     pub drift_interval: Duration,
     pub shutdown: CancellationToken,
     /// Told of every Nomad request (for the metrics), when set.
@@ -58,53 +68,22 @@ pub struct Context {
     pub prepared: PrepareCache,
 }
 
-/// When a change of the state must be on disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Save {
-    /// Before the pass goes on: what Nomad cannot tell again (a failed deployment's inputs, a
-    /// prune, the pass itself).
-    Now,
-    /// Within [`SAVE_SOON`], or with the next save: what the ownership meta restores after a
-    /// crash (a registration, the time of a plan). A cold sync of thousands of jobs writes the
-    /// file a few times a second instead of once per job.
-    Soon,
-}
-
-/// How long a [`Save::Soon`] change may wait for a write.
-const SAVE_SOON: Duration = Duration::from_secs(1);
-
 impl Context {
     /// A context as a one-off pass needs it: the loaded state and its store, the `[sync]`
     /// settings, and no shutdown, metrics observer or leadership fence.
     pub fn new(state: State, store: Store, sync: &crate::config::SyncSettings) -> Self {
+        let recorder = Recorder::new(state, store);
+        let shutdown = CancellationToken::new();
         Self {
-            state: Arc::new(Mutex::new(state)),
-            store: Arc::new(store),
+            followers: Followers::new(recorder.clone(), shutdown.clone()),
+            recorder,
             max_parallel: sync.max_parallel,
+            limits: Limits::new(sync.max_parallel),
             drift_interval: sync.drift_interval,
-            shutdown: CancellationToken::new(),
+            shutdown,
             observer: None,
             fence: None,
             prepared: PrepareCache::default(),
-        }
-    }
-
-    /// Changes the state and returns once it is on disk or, for [`Save::Soon`], due to be.
-    pub(crate) async fn record(
-        &self,
-        save: Save,
-        change: impl FnOnce(&mut State) + Send + 'static,
-    ) {
-        let (state, store) = (self.state.clone(), self.store.clone());
-        let saved = tokio::task::spawn_blocking(move || match save {
-            Save::Now => store.change_and_save(&state, change),
-            Save::Soon => store.change_and_save_within(&state, change, SAVE_SOON),
-        })
-        .await;
-        match saved {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "cannot save the state"),
-            Err(e) => tracing::error!(error = %e, "state save task failed"),
         }
     }
 }
@@ -145,9 +124,18 @@ pub async fn pass(source: &Source, mirror: &Mirror, ctx: &Context, options: Opti
             return report;
         }
     };
+    // A new leader learns the specs that failed under earlier ones before it deploys anything.
+    if let Some(known_bad) = ctx.followers.known_bad()
+        && let Err(e) = known_bad.merge_once(&source.name, &ctx.recorder).await
+    {
+        report.error = Some(format!(
+            "cannot read the known-bad specs shared in Nomad: {e}"
+        ));
+        return report;
+    }
     let settings = reconcile_settings(source, ctx, options);
     let known = {
-        let state = ctx.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = ctx.recorder.lock();
         let state = state.source(&source.name);
         reconcile::live_from_state(&prepared.desired, state, &settings, SystemTime::now())
     };
@@ -204,7 +192,7 @@ fn plan_actions(
     desired: &reconcile::Desired,
     live: &[LiveJob],
 ) -> Vec<reconcile::Action> {
-    let mut state = ctx.state.lock().unwrap_or_else(|e| e.into_inner());
+    let mut state = ctx.recorder.lock();
     let rebuilt = state
         .source_mut(&source.name)
         .rebuild_from_live(&source.name, live);
@@ -246,18 +234,19 @@ async fn finish(source: &Source, ctx: &Context, report: &PassReport) {
         report.converged(),
         report.summary(),
     );
-    ctx.record(Save::Now, move |state| {
-        let s = state.source_mut(&name);
-        s.last_fetched_commit.clone_from(&commit);
-        if converged {
-            s.last_synced_commit.clone_from(&commit);
-        }
-        s.last_pass = Some(PassRecord {
-            at: SystemTime::now(),
-            commit,
-            converged,
-            summary,
-        });
-    })
-    .await;
+    ctx.recorder
+        .record(Save::Now, move |state| {
+            let s = state.source_mut(&name);
+            s.last_fetched_commit.clone_from(&commit);
+            if converged {
+                s.last_synced_commit.clone_from(&commit);
+            }
+            s.last_pass = Some(PassRecord {
+                at: SystemTime::now(),
+                commit,
+                converged,
+                summary,
+            });
+        })
+        .await;
 }

@@ -55,6 +55,8 @@ pub struct JobReport {
     pub path: String,
     pub status: Status,
     pub detail: String,
+    /// The status and detail are the deployment's outcome, as the follower told it.
+    pub followed: bool,
 }
 
 impl fmt::Display for JobReport {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use drover::config::{Config, Env, Tls};
 use drover::metrics::Metrics;
 use drover::serve::{ServeContext, serve};
+use drover::state::{Recorder, State, Store};
 use drover::status::Board;
 use drover::trigger::Trigger;
 use hmac::{Hmac, KeyInit, Mac};
@@ -82,8 +83,10 @@ pub async fn start_with(dir: tempfile::TempDir, config: Config) -> Server {
     let (config_tx, config_rx) = watch::channel(config.clone());
     let (tx, triggers) = mpsc::unbounded_channel();
     let metrics = Arc::new(Metrics::new());
+    let recorder = Recorder::new(State::default(), Store::new(dir.path().join("state")));
     let ctx = ServeContext {
         board: board.clone(),
+        recorder,
         metrics: metrics.clone(),
         config: config_rx,
         triggers: tx,

@@ -1,0 +1,83 @@
+//! What is in flight, found from Nomad itself (after a restart, or when this instance becomes
+//! leader): for every job one of the cluster's sources owns, its latest deployment. One that is
+//! still running is followed to its end; one that failed while nobody followed it, and that
+//! nothing replaced since, is handed to the follower to be rolled back and marked known-bad as
+//! if drover had never stopped. Two list calls per cluster, no local file needed.
+
+use std::collections::HashMap;
+
+use super::{Handle, Registration, Settings, Start};
+use crate::nomad::{self, Client, Deployment, DeploymentStatus, Query};
+use crate::state::{JobKey, META_FINGERPRINT, Ownership, Recorder};
+
+/// The meta key a job file sets to ask for canary promotion regardless of the source.
+pub const AUTO_PROMOTE_META: &str = "drover.auto_promote";
+
+/// Hands every deployment in flight for `sources` (name and settings, all on the cluster of
+/// `client`) to `follower`; returns how many.
+pub async fn resume(
+    client: &Client,
+    sources: &HashMap<String, Settings>,
+    recorder: &Recorder,
+    follower: &Handle,
+) -> Result<usize, nomad::Error> {
+    let all = client.in_namespace("*");
+    let deployments = all.list_deployments(&Query::now()).await?.value;
+    let mut latest: HashMap<JobKey, Deployment> = HashMap::new();
+    for d in deployments {
+        let key = JobKey::new(d.namespace.clone(), d.job_id.clone());
+        if latest
+            .get(&key)
+            .is_none_or(|l| l.create_index < d.create_index)
+        {
+            latest.insert(key, d);
+        }
+    }
+    let jobs = all.list_jobs(None, &Query::now()).await?.value;
+    let mut resumed = 0;
+    for stub in jobs {
+        let meta = stub.meta.clone().unwrap_or_default();
+        let Some(owner) = Ownership::from_meta(&meta) else {
+            continue;
+        };
+        let Some(settings) = sources.get(&owner.source) else {
+            continue;
+        };
+        let key = crate::state::LiveJob::from_stub(&stub).key;
+        let Some(d) = latest.remove(&key) else {
+            continue;
+        };
+        let unfinished = !d.status.is_terminal();
+        // A failure nobody acted on: the job still runs the failed version's spec.
+        let failed_unseen = d.status == DeploymentStatus::Failed
+            && d.job_spec_modify_index == stub.job_modify_index
+            && !recorded(recorder, &owner.source, &key, &d.id);
+        if !(unfinished || failed_unseen) {
+            continue;
+        }
+        let mut settings = *settings;
+        settings.auto_promote |= meta.get(AUTO_PROMOTE_META).map(String::as_str) == Some("true");
+        follower.follow(Registration {
+            source: owner.source.clone(),
+            job: key,
+            path: owner.path.clone(),
+            start: Start::Deployment(d.id.clone()),
+            fingerprint: meta.get(META_FINGERPRINT).cloned().unwrap_or_default(),
+            commit: owner.commit.clone(),
+            settings,
+        });
+        resumed += 1;
+    }
+    Ok(resumed)
+}
+
+/// Whether the state already holds this deployment's outcome.
+fn recorded(recorder: &Recorder, source: &str, job: &JobKey, deployment: &str) -> bool {
+    let state = recorder.lock();
+    state
+        .source(source)
+        .jobs
+        .get(job)
+        .and_then(|r| r.outcome.as_ref())
+        .is_some_and(|o| o.tracked.deployment_id.as_deref() == Some(deployment))
+}

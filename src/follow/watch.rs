@@ -1,0 +1,93 @@
+//! The follower's one watch of a cluster: a blocking query on the list of every deployment
+//! (`GET /v1/deployments?namespace=*`), re-sent with the last index each time it returns, that
+//! runs only while a deployment is being followed. One query wakes for a change of any of
+//! them, so a thousand deployments in flight cost one open request, not a thousand; each answer
+//! is a snapshot of all of them, handed to the follower as the latest (an older one is never
+//! needed once a newer one is there).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::nomad::{Client, Deployment, IndexTracker};
+use crate::status::Heartbeat;
+
+/// The least time between two queries: while deployments move, Nomad's index changes many
+/// times a second, and every answer lists every deployment.
+const MIN_INTERVAL: Duration = Duration::from_millis(250);
+/// The longest wait after a failed query (Nomad unreachable, no leader): doubled from
+/// [`MIN_INTERVAL`] per failure in a row.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+pub(super) type Snapshot = Arc<Vec<Deployment>>;
+
+/// Starts the watch: it queries while `active` is true and publishes every changed list.
+pub(super) fn spawn(
+    client: Client,
+    heartbeat: Option<Heartbeat>,
+    cancel: CancellationToken,
+) -> (watch::Sender<bool>, watch::Receiver<Snapshot>) {
+    let (active_tx, active) = watch::channel(false);
+    let (lists, lists_rx) = watch::channel(Snapshot::default());
+    tokio::spawn(run(
+        client.in_namespace("*"),
+        heartbeat,
+        active,
+        lists,
+        cancel,
+    ));
+    (active_tx, lists_rx)
+}
+
+async fn run(
+    client: Client,
+    heartbeat: Option<Heartbeat>,
+    mut active: watch::Receiver<bool>,
+    lists: watch::Sender<Snapshot>,
+    cancel: CancellationToken,
+) {
+    let mut tracker = IndexTracker::new();
+    let mut failures: u32 = 0;
+    loop {
+        while !*active.borrow_and_update() {
+            tokio::select! {
+                changed = active.changed() => if changed.is_err() { return },
+                () = cancel.cancelled() => return,
+            }
+        }
+        if let Some(h) = &heartbeat {
+            h.waiting();
+        }
+        let query = tracker.query(client.blocking_wait());
+        let read = tokio::select! {
+            read = client.list_deployments(&query) => read,
+            () = cancel.cancelled() => return,
+        };
+        if let Some(h) = &heartbeat {
+            h.returned();
+        }
+        let pause = match read {
+            Ok(read) => {
+                failures = 0;
+                if tracker.observe(&read.meta) {
+                    lists.send_replace(Arc::new(read.value));
+                }
+                MIN_INTERVAL
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                let pause = MIN_INTERVAL
+                    .saturating_mul(2u32.saturating_pow(failures.min(8)))
+                    .min(MAX_BACKOFF);
+                tracing::warn!(error = %e, retry_in_ms = pause.as_millis() as u64, "cannot watch Nomad's deployments; what is in flight stays followed");
+                pause
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = cancel.cancelled() => return,
+        }
+    }
+}
