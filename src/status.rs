@@ -58,7 +58,7 @@ pub struct JobStatus {
     pub deployment_status: Option<&'static str>,
     /// The deployment being followed or last followed.
     pub deployment_id: Option<String>,
-    /// A running deployment's progress, e.g. `running: 3/5 healthy, 1 canary`.
+    /// A running deployment's progress, e.g. `running 3/5 healthy, 1 canary`.
     pub progress: Option<String>,
     pub last_error: Option<String>,
 }
@@ -114,6 +114,8 @@ struct Beat {
     bound: Duration,
     /// When the query now out was sent; `None` between queries.
     waiting_since: Option<Instant>,
+    /// Why the last query failed, until one succeeds.
+    failing: Option<String>,
 }
 
 impl Heartbeat {
@@ -122,13 +124,30 @@ impl Heartbeat {
         self.lock().waiting_since = Some(Instant::now());
     }
 
-    /// The query returned.
+    /// The query returned an answer.
     pub fn returned(&self) {
-        self.lock().waiting_since = None;
+        let mut beat = self.lock();
+        beat.waiting_since = None;
+        beat.failing = None;
+    }
+
+    /// The query returned an error (Nomad unreachable, no leader, ...): still progress for
+    /// `/healthz`, but `/readyz` says it.
+    pub fn failed(&self, error: &str) {
+        let mut beat = self.lock();
+        beat.waiting_since = None;
+        beat.failing = Some(error.to_owned());
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Beat> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Why the part cannot reach Nomad, if it cannot.
+    fn unreachable(&self) -> Option<String> {
+        let beat = self.lock();
+        let error = beat.failing.as_ref()?;
+        Some(format!("{} cannot reach Nomad: {error}", beat.name))
     }
 
     /// Why the part is stuck, if it is.
@@ -226,6 +245,7 @@ impl Board {
             name: name.into(),
             bound,
             waiting_since: None,
+            failing: None,
         })));
         self.write().parts.push(beat.clone());
         beat
@@ -393,7 +413,8 @@ impl Board {
         if stuck.is_empty() { Ok(()) } else { Err(stuck) }
     }
 
-    /// `/readyz`: every source synced at least once and Nomad answered recently.
+    /// `/readyz`: every source synced at least once, Nomad answered recently, and no deployment
+    /// follower's last query failed.
     pub fn readiness(&self) -> Result<(), Vec<String>> {
         let inner = self.read();
         let mut reasons: Vec<String> = inner
@@ -412,6 +433,7 @@ impl Board {
         {
             reasons.push("Nomad has not answered recently".to_owned());
         }
+        reasons.extend(inner.parts.iter().filter_map(Heartbeat::unreachable));
         if reasons.is_empty() {
             Ok(())
         } else {
@@ -519,5 +541,40 @@ fn outcome_word(outcome: &Outcome) -> &'static str {
         Outcome::AwaitingPromotion => "awaiting promotion",
         Outcome::Paused => "paused",
         Outcome::Superseded => "superseded",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_follower_is_stuck_only_while_a_query_is_out_past_its_bound() {
+        let board = Board::new();
+        let beat = board.heartbeat("the deployment follower of cluster east", Duration::ZERO);
+        assert_eq!(board.health(), Ok(()), "idle is healthy");
+        beat.waiting();
+        std::thread::sleep(Duration::from_millis(2));
+        let stuck = board.health().expect_err("a query out past its bound");
+        assert!(
+            stuck[0].starts_with("the deployment follower of cluster east has waited"),
+            "{stuck:?}"
+        );
+        beat.failed("connection refused");
+        assert_eq!(board.health(), Ok(()), "an error returned is progress");
+        let reasons = board.readiness().expect_err("not ready");
+        assert!(
+            reasons.contains(
+                &"the deployment follower of cluster east cannot reach Nomad: connection refused"
+                    .to_owned()
+            ),
+            "{reasons:?}"
+        );
+        beat.returned();
+        let reasons = board.readiness().expect_err("Nomad never answered a pass");
+        assert!(
+            !reasons.iter().any(|r| r.contains("cannot reach")),
+            "{reasons:?}"
+        );
     }
 }

@@ -1,5 +1,5 @@
-//! A whole pass — real Git, the simulator — as `drover sync --once` makes it: DESIGN.md's
-//! invariants checked on the simulator's request log and live jobs.
+//! A whole pass — real Git, the simulator — as `drover sync --once` makes it: the invariants of
+//! docs/architecture.md checked on the simulator's request log and live jobs.
 
 mod git;
 

@@ -1,7 +1,8 @@
 //! Apply: plans a rendered job against the live one and registers it with check-and-set when,
-//! and only when, the plan shows a change (invariants 1 and 3 of DESIGN.md); runs many jobs
-//! with bounded concurrency. Never forces a registration, never deregisters because something
-//! failed (pruning is decided by `reconcile`), and never follows deployments (`follow` does).
+//! and only when, the plan shows a change (invariants 1 and 3 in docs/architecture.md); runs
+//! many jobs with bounded concurrency. Never forces a registration, never deregisters because
+//! something failed (pruning is decided by `reconcile`), and never follows deployments
+//! (`follow` does).
 //!
 //! The plan is made with the live job's `drover.commit`, as drover knows it, and drover's own
 //! meta is ignored when reading the diff: a branch that moved without touching this job's

@@ -162,7 +162,7 @@ pub struct HaSettings {
     pub cluster: Arc<Cluster>,
 }
 
-/// Nomad's bounds of a lock TTL (NOMAD-API.md §7.3).
+/// Nomad's bounds of a lock TTL (docs/nomad-api.md).
 const TTL_RANGE: std::ops::RangeInclusive<Duration> =
     Duration::from_secs(10)..=Duration::from_secs(24 * 60 * 60);
 

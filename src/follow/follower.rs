@@ -285,7 +285,7 @@ impl Follower {
         let groups = act::progress(d);
         if groups != flight.groups {
             flight.groups = groups.clone();
-            let line = format!("{}: {}", act::status_word(d), progress_line(&groups));
+            let line = format!("{} {}", act::status_word(d), progress_line(&groups));
             let event = self
                 .event(job, EventKind::Progress)
                 .detail(line)

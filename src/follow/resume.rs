@@ -57,18 +57,35 @@ pub async fn resume(
         }
         let mut settings = *settings;
         settings.auto_promote |= meta.get(AUTO_PROMOTE_META).map(String::as_str) == Some("true");
+        let fingerprint = meta
+            .get(META_FINGERPRINT)
+            .cloned()
+            .or_else(|| applied(recorder, &owner.source, &key))
+            .unwrap_or_default();
         follower.follow(Registration {
             source: owner.source.clone(),
             job: key,
             path: owner.path.clone(),
             start: Start::Deployment(d.id.clone()),
-            fingerprint: meta.get(META_FINGERPRINT).cloned().unwrap_or_default(),
+            fingerprint,
             commit: owner.commit.clone(),
             settings,
         });
         resumed += 1;
     }
     Ok(resumed)
+}
+
+/// The fingerprint the state says was applied: for jobs registered before drover stamped it
+/// in their meta.
+fn applied(recorder: &Recorder, source: &str, job: &JobKey) -> Option<String> {
+    let state = recorder.lock();
+    state
+        .source(source)
+        .jobs
+        .get(job)?
+        .applied_fingerprint
+        .clone()
 }
 
 /// Whether the state already holds this deployment's outcome.

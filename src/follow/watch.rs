@@ -65,11 +65,11 @@ async fn run(
             read = client.list_deployments(&query) => read,
             () = cancel.cancelled() => return,
         };
-        if let Some(h) = &heartbeat {
-            h.returned();
-        }
         let pause = match read {
             Ok(read) => {
+                if let Some(h) = &heartbeat {
+                    h.returned();
+                }
                 failures = 0;
                 if tracker.observe(&read.meta) {
                     lists.send_replace(Arc::new(read.value));
@@ -77,6 +77,9 @@ async fn run(
                 MIN_INTERVAL
             }
             Err(e) => {
+                if let Some(h) = &heartbeat {
+                    h.failed(&e.to_string());
+                }
                 failures = failures.saturating_add(1);
                 let pause = MIN_INTERVAL
                     .saturating_mul(2u32.saturating_pow(failures.min(8)))

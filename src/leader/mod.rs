@@ -1,5 +1,5 @@
 //! High availability: several drover instances, one leader, elected by a lock on a Nomad
-//! variable (NOMAD-API.md §7), so that the cluster's own Raft store decides and drover keeps no
+//! variable (docs/nomad-api.md), so that the cluster's own Raft store decides and drover keeps no
 //! consensus of its own.
 //!
 //! Owns the election loop (`election`: acquire, renew, release), the [`Role`] it publishes and

@@ -1,4 +1,4 @@
-//! Cluster and agent status (NOMAD-API.md §6): is there a leader, which Nomad version answers.
+//! Cluster and agent status (docs/nomad-api.md): is there a leader, which Nomad version answers.
 //!
 //! Owns the calls; never decides readiness from them (that is `serve`'s business).
 

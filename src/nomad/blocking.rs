@@ -1,4 +1,4 @@
-//! Blocking queries (NOMAD-API.md §1.7): the `?index=&wait=` options of a read, the metadata
+//! Blocking queries (docs/nomad-api.md): the `?index=&wait=` options of a read, the metadata
 //! Nomad returns with it, and [`IndexTracker`], which applies the rules that keep a watch loop
 //! from missing a change or spinning.
 //!

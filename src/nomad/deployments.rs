@@ -1,4 +1,4 @@
-//! Deployment and evaluation endpoints (NOMAD-API.md §4, §5): what happened after a register.
+//! Deployment and evaluation endpoints (docs/nomad-api.md): what happened after a register.
 //!
 //! Owns the calls and their retry safety. Never decides whether to promote, fail or roll back.
 

@@ -1,6 +1,6 @@
 //! The errors of a Nomad API call and how a response is classified into one.
 //!
-//! Owns the mapping from Nomad's status codes and plain-text error bodies (NOMAD-API.md §1.5)
+//! Owns the mapping from Nomad's status codes and plain-text error bodies (docs/nomad-api.md)
 //! to variants a caller can match on, and [`Error::is_transient`], which the retry loop and the
 //! callers use to tell "try again later" from "this request is wrong". Never decides what to do
 //! about an error; that is the caller's business.
@@ -142,7 +142,7 @@ impl Error {
         Self::Transport { kind, detail }
     }
 
-    /// Classifies a non-2xx response from its status and body (NOMAD-API.md §1.5).
+    /// Classifies a non-2xx response from its status and body (docs/nomad-api.md).
     pub(crate) fn from_response(status: StatusCode, body: &str) -> Self {
         let text = truncate(body.trim_end());
         match status.as_u16() {

@@ -1,4 +1,4 @@
-//! Job endpoints (NOMAD-API.md §3): parse, plan, register, read, list, deregister, versions,
+//! Job endpoints (docs/nomad-api.md): parse, plan, register, read, list, deregister, versions,
 //! revert.
 //!
 //! Owns the request shapes and each call's retry safety. Never decides whether a job should be

@@ -1,4 +1,4 @@
-//! The HTTP client for Nomad's API (see NOMAD-API.md in the shared notes).
+//! The HTTP client for Nomad's API (see docs/nomad-api.md).
 //!
 //! Owns talking to one cluster: TLS (custom CA, mTLS, server name, skip-verify), the ACL token
 //! (re-read on each request), `?namespace=`/`?region=`, timeouts, response size limits, retries

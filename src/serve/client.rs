@@ -54,6 +54,8 @@ struct JobView {
     applied_commit: Option<String>,
     version: Option<u64>,
     deployment_status: Option<String>,
+    /// A running deployment's progress (newer daemons only).
+    progress: Option<String>,
     last_error: Option<String>,
 }
 
@@ -155,7 +157,10 @@ fn render(doc: &Document, now: SystemTime) -> String {
             j.state.clone(),
             j.version.map_or_else(dash, |v| v.to_string()),
             short_commit(j.applied_commit.as_deref()),
-            j.deployment_status.clone().unwrap_or_else(dash),
+            j.progress
+                .clone()
+                .or_else(|| j.deployment_status.clone())
+                .unwrap_or_else(dash),
             truncate(j.last_error.as_deref()),
         ]);
     }
@@ -249,6 +254,8 @@ mod tests {
             "last_pass_summary":"1 synced, 1 blocked","jobs":[
             {"id":"api","namespace":"prod","file":"api.nomad.hcl","state":"synced","version":3,
              "applied_commit":"0123456789abcdef","deployment_status":"successful"},
+            {"id":"web","namespace":"prod","file":"web.nomad.hcl","state":"deploying",
+             "deployment_status":"successful","progress":"running 3/5 healthy, 1 canary"},
             {"id":null,"namespace":null,"file":"bad.nomad.hcl","state":"blocked",
              "last_error":"bad.nomad.hcl:3:1: error\nsecond line"}]}]}"#,
         )
@@ -265,6 +272,10 @@ mod tests {
         );
         assert!(lines[5].starts_with("JOB "), "{text}");
         assert!(lines[6].starts_with("api "), "{text}");
-        assert!(lines[7].ends_with("bad.nomad.hcl:3:1: error…"), "{text}");
+        assert!(
+            lines[7].contains("deploying  -        -         running 3/5 healthy, 1 canary"),
+            "a running deployment shows its progress: {text}"
+        );
+        assert!(lines[8].ends_with("bad.nomad.hcl:3:1: error…"), "{text}");
     }
 }

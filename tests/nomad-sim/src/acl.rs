@@ -1,5 +1,5 @@
 //! ACLs (off unless a bootstrap token is given): tokens with per-namespace capabilities, and the
-//! uniform `403 Permission denied` of NOMAD-API.md §1.3.
+//! uniform `403 Permission denied` (docs/nomad-api.md).
 
 use std::collections::{HashMap, HashSet};
 

@@ -1,4 +1,4 @@
-//! Deployments and the part of the scheduler that drives them (NOMAD-API.md §5.3, §9):
+//! Deployments and the part of the scheduler that drives them (docs/nomad-api.md):
 //! processing pending evaluations, creating a deployment for a changed service job, allocations
 //! turning healthy after `MinHealthyTime` (simulated time), canaries waiting for promotion,
 //! failure when a job asks for it (`sim.fail = "true"` in job or group meta), auto-revert to

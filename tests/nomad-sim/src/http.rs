@@ -1,4 +1,4 @@
-//! HTTP conventions shared by every endpoint (NOMAD-API.md §1): plain-text error bodies,
+//! HTTP conventions shared by every endpoint (docs/nomad-api.md): plain-text error bodies,
 //! minimised JSON, the `X-Nomad-*` metadata headers, query parameters (`namespace`, `region`,
 //! `index`, `wait`, `prefix`), and Go's lenient decoding of request bodies.
 

@@ -28,7 +28,7 @@ mod variables;
 pub use control::{Fault, FaultKind, RequestRecord};
 pub use server::{Sim, SimBuilder};
 
-/// An evaluation's JSON: Nomad omits every zero-valued field of an evaluation (NOMAD-API.md §1.2).
+/// An evaluation's JSON: Nomad omits every zero-valued field of an evaluation (docs/nomad-api.md).
 pub(crate) fn eval_json(eval: &serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     let zero = |v: &Value| match v {

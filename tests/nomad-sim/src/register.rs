@@ -1,5 +1,5 @@
 //! Job writes as Nomad's `Job.Register`, `Job.Deregister` and `Job.Revert` perform them
-//! (NOMAD-API.md §3.4, §3.7, §3.9): check-and-set on `JobModifyIndex`, the unchanged-spec
+//! (docs/nomad-api.md): check-and-set on `JobModifyIndex`, the unchanged-spec
 //! shortcut that only creates an evaluation, version numbering, `PreserveCounts`, and the
 //! version history. Never decides placement; the scheduler does that.
 

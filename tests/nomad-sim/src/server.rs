@@ -61,7 +61,7 @@ impl Shared {
         }
     }
 
-    /// A blocking query (NOMAD-API.md §1.7): answers at once without `index`, else as soon as the
+    /// A blocking query (docs/nomad-api.md): answers at once without `index`, else as soon as the
     /// index `f` reports exceeds it, or when the wait (plus up to 1/16 jitter) runs out.
     pub(crate) async fn blocking<T>(&self, q: &Query, f: impl Fn(&Store) -> (u64, T)) -> (u64, T) {
         let mut rx = self.changed.subscribe();

@@ -17,7 +17,7 @@ pub(crate) const LEADER_ADDR: &str = "127.0.0.1:4647";
 /// Nomad keeps this many versions of a job (`job_tracked_versions`).
 pub(crate) const TRACKED_VERSIONS: usize = 6;
 
-/// The tables whose indexes blocking queries report (NOMAD-API.md §1.7).
+/// The tables whose indexes blocking queries report (docs/nomad-api.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Table {
     Jobs,

@@ -1,4 +1,4 @@
-//! Nomad Variables and their locks (NOMAD-API.md §7): plain read/write/delete with
+//! Nomad Variables and their locks (docs/nomad-api.md): plain read/write/delete with
 //! check-and-set, and lock acquire/renew/release with the server-side lease of 2 × TTL after
 //! which the lock lingers for `LockDelay` before the leader releases it.
 

@@ -1,5 +1,5 @@
 //! Agent and status endpoints: `/v1/status/leader`, `/v1/agent/self`, `/v1/agent/health`
-//! (NOMAD-API.md §6). None carries index headers.
+//! (docs/nomad-api.md). None carries index headers.
 
 use std::sync::Arc;
 

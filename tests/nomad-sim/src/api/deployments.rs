@@ -1,4 +1,4 @@
-//! Evaluations and deployments by ID: read, list, promote and fail (NOMAD-API.md §4, §5).
+//! Evaluations and deployments by ID: read, list, promote and fail (docs/nomad-api.md).
 
 use std::sync::Arc;
 

@@ -1,5 +1,5 @@
 //! Read-only job sub-resources: versions, summary, submission, evaluations and deployments of a
-//! job (NOMAD-API.md §3.8, §3.11, §3.12, §5.4). All are blocking queries.
+//! job (docs/nomad-api.md). All are blocking queries.
 
 use std::sync::Arc;
 

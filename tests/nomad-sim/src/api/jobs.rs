@@ -1,5 +1,5 @@
 //! Job writes and the job read: `/v1/jobs` (list, register), `/v1/jobs/parse`, `/v1/job/:id`
-//! (read, register, deregister), `/plan` and `/revert` (NOMAD-API.md §3).
+//! (read, register, deregister), `/plan` and `/revert` (docs/nomad-api.md).
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! `/v1/var/:path`: read, write, delete and the lock operations (NOMAD-API.md §7).
+//! `/v1/var/:path`: read, write, delete and the lock operations (docs/nomad-api.md).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
