@@ -165,6 +165,7 @@ pub fn main(cli: Cli) -> ExitCode {
             let options = crate::sync::Options {
                 full,
                 detach,
+                hand_over: false,
                 allow_mass_prune,
             };
             sync_once(&cli.config, options)

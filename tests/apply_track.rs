@@ -3,12 +3,11 @@
 
 mod common;
 
-use common::sim::{client, job};
+use common::sim::{client, cluster, job};
 use drover::apply::{self, Applied, Intent, Submit};
 use drover::config::PreserveCounts;
 use drover::events::{Outcome, Tracked};
 use drover::follow::{Followers, Registration, Settings, Start};
-use drover::nomad::Client;
 use drover::state::{JobKey, Recorder, State, Store};
 use nomad_sim::{Fault, Sim};
 use serde_json::{Value, json};
@@ -44,19 +43,19 @@ fn registers(sim: &Sim) -> usize {
 }
 
 /// Applies and follows to the end; panics unless something was registered.
-async fn deploy(c: &Client, job: Value, settings: Settings) -> Tracked {
+async fn deploy(sim: &Sim, job: Value, settings: Settings) -> Tracked {
     let id = job["ID"].as_str().unwrap().to_owned();
-    match apply::apply(c, &submit(job), Intent::Apply)
+    match apply::apply(&client(sim), &submit(job), Intent::Apply)
         .await
         .expect("apply")
     {
-        Applied::Registered { eval_id, .. } => follow_to_end(c, &id, eval_id, settings).await,
+        Applied::Registered { eval_id, .. } => follow_to_end(sim, &id, eval_id, settings).await,
         other => panic!("expected a registration, got {other:?}"),
     }
 }
 
 /// What a cluster's follower tells of the registration's end (or of its wait for a person).
-async fn follow_to_end(c: &Client, id: &str, eval_id: String, settings: Settings) -> Tracked {
+async fn follow_to_end(sim: &Sim, id: &str, eval_id: String, settings: Settings) -> Tracked {
     let dir = tempfile::tempdir().expect("state dir");
     let recorder = Recorder::new(State::default(), Store::new(dir.path()));
     let followers = Followers::new(recorder, CancellationToken::new());
@@ -70,7 +69,8 @@ async fn follow_to_end(c: &Client, id: &str, eval_id: String, settings: Settings
         settings,
     };
     followers
-        .of("default", c)
+        .of(&cluster(&sim.url()))
+        .expect("follower")
         .follow_and_wait(registration)
         .await
         .expect("the follower tells how it ended")
@@ -80,7 +80,7 @@ async fn follow_to_end(c: &Client, id: &str, eval_id: String, settings: Settings
 async fn registers_a_change_once_and_nothing_when_only_the_commit_moved() {
     let sim = sim().await;
     let c = client(&sim);
-    let tracked = deploy(&c, job("web", "nginx:1"), FOLLOW).await;
+    let tracked = deploy(&sim, job("web", "nginx:1"), FOLLOW).await;
     assert_eq!(tracked.outcome, Outcome::Successful);
     assert_eq!(tracked.healthy, 1);
 
@@ -95,7 +95,7 @@ async fn registers_a_change_once_and_nothing_when_only_the_commit_moved() {
     assert_eq!(registers(&sim), 1, "a moved branch alone is not a change");
     assert_eq!(sim.job("default", "web").unwrap()["Version"], 0);
 
-    let tracked = deploy(&c, job("web", "nginx:2"), FOLLOW).await;
+    let tracked = deploy(&sim, job("web", "nginx:2"), FOLLOW).await;
     assert_eq!(tracked.outcome, Outcome::Successful);
     assert_eq!(tracked.job_version, Some(1));
 }
@@ -104,7 +104,7 @@ async fn registers_a_change_once_and_nothing_when_only_the_commit_moved() {
 async fn a_conflict_is_planned_again_and_never_forced() {
     let sim = sim().await;
     let c = client(&sim);
-    deploy(&c, job("web", "nginx:1"), FOLLOW).await;
+    deploy(&sim, job("web", "nginx:1"), FOLLOW).await;
     let conflict = "Enforcing job modify index 5: job exists with conflicting job modify index: 9";
     sim.inject(
         Fault::new("/v1/jobs")
@@ -149,7 +149,7 @@ async fn autoscaled_counts_are_kept_and_git_counts_deploy() {
     let c = client(&sim);
     let mut scaled = job("web", "nginx:1");
     scaled["TaskGroups"][0]["Scaling"] = json!({"Min": 1, "Max": 10, "Enabled": true});
-    deploy(&c, scaled.clone(), FOLLOW).await;
+    deploy(&sim, scaled.clone(), FOLLOW).await;
     assert!(
         sim.edit_job("default", "web", |j| j["TaskGroups"][0]["Count"] = json!(5)),
         "the autoscaler scales up"
@@ -163,16 +163,16 @@ async fn autoscaled_counts_are_kept_and_git_counts_deploy() {
     );
     let mut new_image = scaled.clone();
     new_image["TaskGroups"][0]["Tasks"][0]["Config"]["image"] = json!("nginx:2");
-    deploy(&c, new_image, FOLLOW).await;
+    deploy(&sim, new_image, FOLLOW).await;
     assert_eq!(
         sim.job("default", "web").unwrap()["TaskGroups"][0]["Count"],
         5
     );
 
     let mut plain = job("api", "api:1");
-    deploy(&c, plain.clone(), FOLLOW).await;
+    deploy(&sim, plain.clone(), FOLLOW).await;
     plain["TaskGroups"][0]["Count"] = json!(3);
-    deploy(&c, plain, FOLLOW).await;
+    deploy(&sim, plain, FOLLOW).await;
     assert_eq!(
         sim.job("default", "api").unwrap()["TaskGroups"][0]["Count"],
         3,
@@ -184,7 +184,7 @@ async fn autoscaled_counts_are_kept_and_git_counts_deploy() {
 async fn drift_is_reported_or_healed() {
     let sim = sim().await;
     let c = client(&sim);
-    deploy(&c, job("web", "nginx:1"), FOLLOW).await;
+    deploy(&sim, job("web", "nginx:1"), FOLLOW).await;
     sim.edit_job("default", "web", |j| {
         j["TaskGroups"][0]["Tasks"][0]["Config"]["image"] = json!("nginx:hotfix")
     });
@@ -221,11 +221,10 @@ async fn drift_is_reported_or_healed() {
 #[tokio::test]
 async fn a_failed_deployment_is_rolled_back_to_the_stable_version() {
     let sim = sim().await;
-    let c = client(&sim);
-    deploy(&c, job("web", "nginx:1"), FOLLOW).await;
+    deploy(&sim, job("web", "nginx:1"), FOLLOW).await;
     let mut bad = job("web", "nginx:broken");
     bad["Meta"]["sim.fail"] = json!("true");
-    let tracked = deploy(&c, bad, FOLLOW).await;
+    let tracked = deploy(&sim, bad, FOLLOW).await;
     assert!(
         matches!(tracked.outcome, Outcome::Failed { .. }),
         "{tracked:?}"
@@ -245,7 +244,6 @@ async fn a_failed_deployment_is_rolled_back_to_the_stable_version() {
 #[tokio::test]
 async fn a_job_that_reverts_itself_is_not_reverted_again() {
     let sim = sim().await;
-    let c = client(&sim);
     let with_auto_revert = |image: &str, fail: bool| {
         let mut j = job("web", image);
         j["TaskGroups"][0]["Update"] =
@@ -255,8 +253,8 @@ async fn a_job_that_reverts_itself_is_not_reverted_again() {
         }
         j
     };
-    deploy(&c, with_auto_revert("nginx:1", false), FOLLOW).await;
-    let tracked = deploy(&c, with_auto_revert("nginx:broken", true), FOLLOW).await;
+    deploy(&sim, with_auto_revert("nginx:1", false), FOLLOW).await;
+    let tracked = deploy(&sim, with_auto_revert("nginx:broken", true), FOLLOW).await;
     let Outcome::Failed { description } = &tracked.outcome else {
         panic!("{tracked:?}")
     };
@@ -276,7 +274,6 @@ async fn a_job_that_reverts_itself_is_not_reverted_again() {
 #[tokio::test]
 async fn canaries_are_promoted_only_when_asked() {
     let sim = sim().await;
-    let c = client(&sim);
     let canary = |image: &str| {
         let mut j = job("web", image);
         j["TaskGroups"][0]["Count"] = json!(2);
@@ -284,8 +281,8 @@ async fn canaries_are_promoted_only_when_asked() {
             json!({"MaxParallel": 1, "Canary": 1, "MinHealthyTime": 1_000_000_000u64});
         j
     };
-    deploy(&c, canary("nginx:1"), FOLLOW).await;
-    let waiting = deploy(&c, canary("nginx:2"), FOLLOW).await;
+    deploy(&sim, canary("nginx:1"), FOLLOW).await;
+    let waiting = deploy(&sim, canary("nginx:2"), FOLLOW).await;
     assert_eq!(waiting.outcome, Outcome::AwaitingPromotion);
     assert!(!waiting.outcome.converged());
 
@@ -293,25 +290,24 @@ async fn canaries_are_promoted_only_when_asked() {
         auto_promote: true,
         ..FOLLOW
     };
-    let tracked = deploy(&c, canary("nginx:3"), promote).await;
+    let tracked = deploy(&sim, canary("nginx:3"), promote).await;
     assert_eq!(tracked.outcome, Outcome::Successful);
 }
 
 #[tokio::test]
 async fn batch_and_periodic_jobs_end_with_their_evaluation() {
     let sim = sim().await;
-    let c = client(&sim);
     let mut batch = job("report", "report:1");
     batch["Type"] = json!("batch");
     assert_eq!(
-        deploy(&c, batch.clone(), FOLLOW).await.outcome,
+        deploy(&sim, batch.clone(), FOLLOW).await.outcome,
         Outcome::NoDeployment
     );
     batch["ID"] = json!("nightly");
     batch["Name"] = json!("nightly");
     batch["Periodic"] = json!({"Enabled": true, "Spec": "0 3 * * *", "SpecType": "cron"});
     assert_eq!(
-        deploy(&c, batch, FOLLOW).await.outcome,
+        deploy(&sim, batch, FOLLOW).await.outcome,
         Outcome::NoEvaluation
     );
 }

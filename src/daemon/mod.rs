@@ -208,8 +208,9 @@ pub async fn serve_config(path: PathBuf, config: Config) -> anyhow::Result<ExitC
     let tracker = TaskTracker::new();
     let recorder = Recorder::new(loaded.state, store);
     let fence = ha.as_ref().map(|(_, _, fence)| fence.clone());
-    let mut followers =
-        Followers::new(recorder.clone(), root.child_token()).with_board(board.clone());
+    let mut followers = Followers::new(recorder.clone(), root.child_token())
+        .with_board(board.clone())
+        .with_observer(observer(&metrics));
     if let (Some(fence), Some(settings)) = (&fence, &config.ha) {
         followers = followers.with_leadership(fence.clone(), shared_known_bad(settings, &metrics)?);
     }
@@ -380,14 +381,16 @@ async fn resume(shared: Shared, config: Arc<Config>, cancel: CancellationToken) 
         let Some(cluster) = config.cluster(name) else {
             continue;
         };
-        let client = match Client::new(cluster) {
-            Ok(c) => c.with_observer(observer(&shared.metrics)),
+        let (client, follower) = match Client::new(cluster).and_then(|c| {
+            let follower = shared.followers.of(cluster)?;
+            Ok((c.with_observer(observer(&shared.metrics)), follower))
+        }) {
+            Ok(both) => both,
             Err(e) => {
                 tracing::error!(cluster = name, error = %e, "cannot set up the Nomad client");
                 continue;
             }
         };
-        let follower = shared.followers.of(name, &client);
         loop {
             if !shared.leads() {
                 return;

@@ -132,7 +132,11 @@ async fn one_pass(
     let span = tracing::info_span!("pass", source = %source.name, trigger = reason.as_str(), commit = tracing::field::Empty);
     let started = Instant::now();
     let ctx = shared.sync_context(cancel.clone());
-    let report = sync::pass(source, mirror, &ctx, Options::default())
+    let options = Options {
+        hand_over: true,
+        ..Options::default()
+    };
+    let report = sync::pass(source, mirror, &ctx, options)
         .instrument(span)
         .await;
     shared.pass_finished(source, &report, started.elapsed());

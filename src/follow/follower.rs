@@ -4,7 +4,8 @@
 //! deployment moves (progress, promotion), and when it ends (outcome, rollback, known-bad);
 //! every step is an event.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, oneshot};
@@ -41,8 +42,12 @@ struct Flight {
     /// Tells a started lookup of an older registration of the same job from this one's.
     generation: u64,
     deployment: Option<String>,
+    /// The deployment's `CreateIndex`: a snapshot older than that cannot list it yet.
+    created: u64,
     /// The deployment's `ModifyIndex` last acted on.
     seen: u64,
+    /// A read of the evaluation or the deployment is under way.
+    looking_up: bool,
     version: Option<u64>,
     groups: Vec<GroupProgress>,
     /// Why allocations were not placed, from the evaluation.
@@ -59,6 +64,8 @@ pub(super) struct Follower {
     flights: HashMap<JobKey, Flight>,
     starts: JoinSet<Started>,
     generation: u64,
+    /// The latest snapshot of the deployments not ended.
+    last: Arc<Snapshot>,
 }
 
 impl Follower {
@@ -70,6 +77,7 @@ impl Follower {
             flights: HashMap::new(),
             starts: JoinSet::new(),
             generation: 0,
+            last: Arc::default(),
         }
     }
 
@@ -84,7 +92,13 @@ impl Follower {
         });
         let cancel = self.shared.cancel.clone();
         let (active, mut lists) = watch::spawn(self.client.clone(), heartbeat, cancel.clone());
+        // Replaced after a reload changed the cluster's settings: no new registrations come,
+        // and the follower ends once those it has are over.
+        let mut replaced = false;
         loop {
+            if replaced && self.flights.is_empty() {
+                return;
+            }
             if !self.leads() && !self.flights.is_empty() {
                 tracing::info!(cluster = %self.cluster, deployments = self.flights.len(), "no longer the leader; the new leader follows what is in flight");
                 self.flights.clear();
@@ -94,9 +108,9 @@ impl Follower {
                 std::mem::replace(on, wanted) != wanted
             });
             tokio::select! {
-                command = commands.recv() => match command {
+                command = commands.recv(), if !replaced => match command {
                     Some(Command::Follow(registration, waiter)) => self.follow(registration, waiter).await,
-                    None => return,
+                    None => replaced = true,
                 },
                 Some(joined) = self.starts.join_next(), if !self.starts.is_empty() => {
                     if let Ok(started) = joined {
@@ -104,8 +118,8 @@ impl Follower {
                     }
                 }
                 Ok(()) = lists.changed() => {
-                    let list = lists.borrow_and_update().clone();
-                    self.on_list(&list).await;
+                    let snapshot = lists.borrow_and_update().clone();
+                    self.on_list(snapshot).await;
                 }
                 () = cancel.cancelled() => return,
             }
@@ -170,7 +184,9 @@ impl Follower {
             registration,
             generation,
             deployment: None,
+            created: 0,
             seen: 0,
+            looking_up: true,
             version: None,
             groups: Vec::new(),
             reasons: Vec::new(),
@@ -207,10 +223,15 @@ impl Follower {
         else {
             return;
         };
+        flight.looking_up = false;
         let deployment = match started.found {
             Err(e) => {
                 tracing::warn!(job = %started.job, error = %e, "cannot read the registration's evaluation or deployment; trying again");
-                let start = flight.registration.start.clone();
+                let start = match &flight.deployment {
+                    Some(id) => Start::Deployment(id.clone()),
+                    None => flight.registration.start.clone(),
+                };
+                flight.looking_up = true;
                 self.start(started.job, start, started.generation, RETRY_START);
                 return;
             }
@@ -250,20 +271,50 @@ impl Follower {
         };
         flight.deployment = Some(deployment.id.clone());
         self.on_deployment(&started.job, &deployment).await;
+        self.look_up_ended();
     }
 
-    async fn on_list(&mut self, list: &Snapshot) {
+    async fn on_list(&mut self, snapshot: Arc<Snapshot>) {
+        self.last = snapshot.clone();
         let followed: HashMap<&str, &JobKey> = self
             .flights
             .iter()
             .filter_map(|(job, f)| f.deployment.as_deref().map(|d| (d, job)))
             .collect();
-        let changed: Vec<(JobKey, &Deployment)> = list
+        let changed: Vec<(JobKey, &Deployment)> = snapshot
+            .deployments
             .iter()
             .filter_map(|d| followed.get(d.id.as_str()).map(|job| ((*job).clone(), d)))
             .collect();
         for (job, d) in changed {
             self.on_deployment(&job, d).await;
+        }
+        self.look_up_ended();
+    }
+
+    /// Reads once each followed deployment that the latest snapshot, taken after it was
+    /// created, no longer lists among those not ended: it ended (or Nomad collected it).
+    fn look_up_ended(&mut self) {
+        let listed: HashSet<&str> = self
+            .last
+            .deployments
+            .iter()
+            .map(|d| d.id.as_str())
+            .collect();
+        let ended: Vec<(JobKey, String, u64)> = self
+            .flights
+            .iter()
+            .filter(|(_, f)| !f.looking_up && self.last.index >= f.created)
+            .filter_map(|(job, f)| {
+                let id = f.deployment.as_deref()?;
+                (!listed.contains(id)).then(|| (job.clone(), id.to_owned(), f.generation))
+            })
+            .collect();
+        for (job, id, generation) in ended {
+            if let Some(flight) = self.flights.get_mut(&job) {
+                flight.looking_up = true;
+            }
+            self.start(job, Start::Deployment(id), generation, Duration::ZERO);
         }
     }
 
@@ -275,6 +326,7 @@ impl Follower {
             return;
         }
         flight.seen = d.modify_index;
+        flight.created = d.create_index;
         flight.version = Some(d.job_version);
         if d.status.is_terminal() {
             if let Some(flight) = self.flights.remove(job) {

@@ -38,9 +38,10 @@ pub use act::Settings;
 pub use known_bad::{KNOWN_BAD_PREFIX, SharedKnownBad};
 pub use resume::{AUTO_PROMOTE_META, resume};
 
+use crate::config::Cluster;
 use crate::events::Tracked;
 use crate::leader::Fence;
-use crate::nomad::Client;
+use crate::nomad::{BuildError, Client, ObserveFn};
 use crate::state::{JobKey, Recorder};
 use crate::status::Board;
 
@@ -115,11 +116,23 @@ pub(crate) struct Shared {
 }
 
 /// The followers of every cluster, started on first use. Cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Followers {
     shared: Shared,
     tracker: TaskTracker,
-    running: Arc<Mutex<HashMap<String, Handle>>>,
+    /// By cluster name: the follower and the settings it was started with (a reload that
+    /// changes them starts another; the older one follows what it has to the end).
+    running: Arc<Mutex<HashMap<String, (String, Handle)>>>,
+    observer: Option<Arc<ObserveFn>>,
+}
+
+impl std::fmt::Debug for Followers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        f.debug_struct("Followers")
+            .field("clusters", &running.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Followers {
@@ -135,7 +148,14 @@ impl Followers {
             },
             tracker: TaskTracker::new(),
             running: Arc::default(),
+            observer: None,
         }
+    }
+
+    /// Tells `observer` of every Nomad request the followers make (for the metrics).
+    pub fn with_observer(mut self, observer: Arc<ObserveFn>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// With high availability: act only under `fence`, and share known-bad specs.
@@ -156,18 +176,27 @@ impl Followers {
         self.shared.known_bad.as_ref()
     }
 
-    /// The follower of `cluster`, started with `client` if it is not running yet.
-    pub fn of(&self, cluster: &str, client: &Client) -> Handle {
+    /// The follower of `cluster`, started if it is not running with these settings yet.
+    pub fn of(&self, cluster: &Cluster) -> Result<Handle, BuildError> {
+        // `Debug` shows every setting and where a secret comes from, never its value.
+        let settings = format!("{cluster:?}");
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(handle) = running.get(cluster).filter(|h| !h.0.is_closed()) {
-            return handle.clone();
+        if let Some((_, handle)) = running
+            .get(&cluster.name)
+            .filter(|(s, h)| *s == settings && !h.0.is_closed())
+        {
+            return Ok(handle.clone());
+        }
+        let mut client = Client::new(cluster)?;
+        if let Some(observer) = &self.observer {
+            client = client.with_observer(observer.clone());
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        let follower = follower::Follower::new(cluster, client.clone(), self.shared.clone());
+        let follower = follower::Follower::new(&cluster.name, client, self.shared.clone());
         self.tracker.spawn(follower.run(rx));
         let handle = Handle(tx);
-        running.insert(cluster.to_owned(), handle.clone());
-        handle
+        running.insert(cluster.name.clone(), (settings, handle.clone()));
+        Ok(handle)
     }
 
     /// Waits until every follower has stopped (after the cancellation token).

@@ -22,7 +22,7 @@ pub async fn resume(
     follower: &Handle,
 ) -> Result<usize, nomad::Error> {
     let all = client.in_namespace("*");
-    let deployments = all.list_deployments(&Query::now()).await?.value;
+    let deployments = all.list_deployments(None, &Query::now()).await?.value;
     let mut latest: HashMap<JobKey, Deployment> = HashMap::new();
     for d in deployments {
         let key = JobKey::new(d.namespace.clone(), d.job_id.clone());

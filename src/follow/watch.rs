@@ -1,9 +1,16 @@
-//! The follower's one watch of a cluster: a blocking query on the list of every deployment
-//! (`GET /v1/deployments?namespace=*`), re-sent with the last index each time it returns, that
-//! runs only while a deployment is being followed. One query wakes for a change of any of
-//! them, so a thousand deployments in flight cost one open request, not a thousand; each answer
-//! is a snapshot of all of them, handed to the follower as the latest (an older one is never
-//! needed once a newer one is there).
+//! The follower's one watch of a cluster: a blocking query on the list of the deployments that
+//! have not ended (`GET /v1/deployments?namespace=*&filter=...`), re-sent with the last index
+//! each time it returns, that runs only while a deployment is being followed. One query wakes
+//! for a change of any of them, so a thousand deployments in flight cost one open connection,
+//! not a thousand (Nomad allows 100 per client address by default); each answer is a snapshot
+//! of all of them, handed to the follower as the latest (an older one is never needed once a
+//! newer one is there). A followed deployment missing from a snapshot has ended: the follower
+//! reads it once.
+//!
+//! Measured against one blocking query per deployment, at 1,000 deployments in flight: the
+//! list cost ten times the CPU and far more bytes, because every answer repeats every
+//! deployment; the filter keeps ended ones (and other jobs' history) out of it, and
+//! [`MIN_INTERVAL`] bounds how often it is sent.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,16 +28,24 @@ const MIN_INTERVAL: Duration = Duration::from_millis(250);
 /// [`MIN_INTERVAL`] per failure in a row.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-pub(super) type Snapshot = Arc<Vec<Deployment>>;
+/// Deployments that have not ended: every status but Nomad's three terminal ones.
+const ACTIVE: &str = r#"Status != "successful" and Status != "failed" and Status != "cancelled""#;
+
+/// The deployments not ended, as of a Nomad index.
+#[derive(Debug, Default)]
+pub(super) struct Snapshot {
+    pub index: u64,
+    pub deployments: Vec<Deployment>,
+}
 
 /// Starts the watch: it queries while `active` is true and publishes every changed list.
 pub(super) fn spawn(
     client: Client,
     heartbeat: Option<Heartbeat>,
     cancel: CancellationToken,
-) -> (watch::Sender<bool>, watch::Receiver<Snapshot>) {
+) -> (watch::Sender<bool>, watch::Receiver<Arc<Snapshot>>) {
     let (active_tx, active) = watch::channel(false);
-    let (lists, lists_rx) = watch::channel(Snapshot::default());
+    let (lists, lists_rx) = watch::channel(Arc::default());
     tokio::spawn(run(
         client.in_namespace("*"),
         heartbeat,
@@ -45,7 +60,7 @@ async fn run(
     client: Client,
     heartbeat: Option<Heartbeat>,
     mut active: watch::Receiver<bool>,
-    lists: watch::Sender<Snapshot>,
+    lists: watch::Sender<Arc<Snapshot>>,
     cancel: CancellationToken,
 ) {
     let mut tracker = IndexTracker::new();
@@ -62,7 +77,7 @@ async fn run(
         }
         let query = tracker.query(client.blocking_wait());
         let read = tokio::select! {
-            read = client.list_deployments(&query) => read,
+            read = client.list_deployments(Some(ACTIVE), &query) => read,
             () = cancel.cancelled() => return,
         };
         let pause = match read {
@@ -72,7 +87,10 @@ async fn run(
                 }
                 failures = 0;
                 if tracker.observe(&read.meta) {
-                    lists.send_replace(Arc::new(read.value));
+                    lists.send_replace(Arc::new(Snapshot {
+                        index: read.meta.index,
+                        deployments: read.value,
+                    }));
                 }
                 MIN_INTERVAL
             }

@@ -32,12 +32,20 @@ impl Client {
             .await
     }
 
-    /// `GET /v1/deployments`: every deployment of the client's namespace (`*` for all), oldest
-    /// first, blocking on the cluster-wide deployment table: one query wakes for a change of
-    /// any of them. Retried.
-    pub async fn list_deployments(&self, query: &Query) -> Result<Queried<Vec<Deployment>>, Error> {
-        self.read(Call::get("deployments", &["deployments"]).query(query))
-            .await
+    /// `GET /v1/deployments`: the deployments of the client's namespace (`*` for all), oldest
+    /// first, only those matching `filter` (Nomad's filter expression on the whole deployment)
+    /// when given; blocking on the cluster-wide deployment table: one query wakes for a change
+    /// of any of them. Retried.
+    pub async fn list_deployments(
+        &self,
+        filter: Option<&str>,
+        query: &Query,
+    ) -> Result<Queried<Vec<Deployment>>, Error> {
+        let mut call = Call::get("deployments", &["deployments"]);
+        if let Some(filter) = filter {
+            call = call.param("filter", filter);
+        }
+        self.read(call.query(query)).await
     }
 
     /// `GET /v1/deployment/:id` (blocking on the deployment). Retried.

@@ -39,6 +39,7 @@ struct Env {
     client: Client,
     ctx: Context,
     detach: bool,
+    hand_over: bool,
     commit: String,
     /// The live jobs' `drover.commit`, by job.
     live_commits: Arc<HashMap<JobKey, String>>,
@@ -70,6 +71,7 @@ pub(super) async fn execute(inputs: Inputs<'_>) -> Vec<JobReport> {
         client: inputs.client,
         ctx: inputs.ctx.clone(),
         detach: inputs.options.detach,
+        hand_over: inputs.options.hand_over,
         commit: inputs.commit.to_owned(),
         live_commits: Arc::new(live_commits),
     };
@@ -285,10 +287,10 @@ async fn apply_and_hand_over(
             eval_id, summary, ..
         } => (eval_id, summary),
     };
-    let (fp, commit) = (fingerprint.clone(), env.commit.clone());
+    let (fp, commit, followed) = (fingerprint.clone(), env.commit.clone(), !env.detach);
     record(env, rendered, Save::Soon, move |r| {
         r.applied(&fp, &commit, SystemTime::now());
-        r.deploying = true;
+        r.deploying = followed;
     })
     .await;
     let kind = match intent {
@@ -299,6 +301,9 @@ async fn apply_and_hand_over(
         .commit(Some(&env.commit))
         .detail(format!("registered ({summary})"));
     env.ctx.recorder.publish(event);
+    if env.detach {
+        return Ok((Status::Submitted, format!("registered ({summary})"), false));
+    }
     let registration = Registration {
         source: env.source.name.clone(),
         job: key,
@@ -311,8 +316,14 @@ async fn apply_and_hand_over(
             rollback_on_failure: env.source.rollback_on_failure,
         },
     };
-    let follower = env.ctx.followers.of(&env.source.cluster.name, &env.client);
-    if env.detach {
+    let follower = match env.ctx.followers.of(&env.source.cluster) {
+        Ok(follower) => follower,
+        Err(e) => {
+            let detail = format!("registered ({summary}), but cannot follow it: {e}");
+            return Ok((Status::Failed, detail, false));
+        }
+    };
+    if env.hand_over {
         follower.follow(registration);
         let detail = format!("registered ({summary}); following its deployment");
         return Ok((Status::Submitted, detail, false));

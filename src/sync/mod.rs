@@ -39,9 +39,12 @@ use crate::state::{LiveJob, PassRecord, Recorder, Save, State, Store};
 pub struct Options {
     /// Re-plan every managed job (a drift check of all of them).
     pub full: bool,
-    /// End the pass once its registrations are submitted, without waiting for their
-    /// deployments (the follower still follows them while the process runs).
+    /// Submit without following deployments at all (`sync --once --detach`).
     pub detach: bool,
+    /// Hand every registration to the cluster's deployment follower and end the pass without
+    /// waiting for the deployments (the daemon). Without it (and without `detach`) the pass
+    /// waits for them, as `sync --once` does.
+    pub hand_over: bool,
     /// Allow pruning past `max_prune_fraction`.
     pub allow_mass_prune: bool,
 }

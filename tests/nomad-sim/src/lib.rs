@@ -18,6 +18,7 @@ mod clock;
 mod control;
 mod deployment;
 pub mod diff;
+mod filter;
 mod http;
 pub mod jobspec;
 mod register;

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::Req;
 use crate::deployment;
 use crate::eval_json;
+use crate::filter::Filter;
 use crate::http::{
     ApiError, ApiResult, Meta, field, field_bool, field_str, json as respond, set_meta, write_json,
 };
@@ -57,16 +58,28 @@ pub(crate) async fn list(State(shared): State<Arc<Shared>>, req: Req) -> ApiResu
     req.require_get()?;
     let ns = req.query.ns().to_owned();
     let prefix = req.query.raw.get("prefix").cloned().unwrap_or_default();
+    let filter = match req.query.raw.get("filter") {
+        Some(_) if !prefix.is_empty() => {
+            return Err(ApiError::bad_request(
+                "Filter expression cannot be used with other filter parameters",
+            ));
+        }
+        Some(text) => Some(Filter::parse(text)?),
+        None => None,
+    };
     shared.with_store(|s| s.acl.check(&req.caller, &ns, "read-job"))?;
     let (index, list) = shared
         .blocking(&req.query, |s| {
             let mut list: Vec<Value> = s
                 .deployments
                 .values()
-                .map(|d| d.json.clone())
+                .map(|d| &d.json)
                 .filter(|d| {
-                    (ns == "*" || text(d, "Namespace") == ns) && text(d, "ID").starts_with(&prefix)
+                    (ns == "*" || text(d, "Namespace") == ns)
+                        && text(d, "ID").starts_with(&prefix)
+                        && filter.as_ref().is_none_or(|f| f.matches(d))
                 })
+                .cloned()
                 .collect();
             list.sort_by_key(|d| num(d, "CreateIndex"));
             (s.table_index(Table::Deployment), list)
