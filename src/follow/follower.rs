@@ -141,9 +141,8 @@ impl Follower {
     ) {
         let job = registration.job.clone();
         if let Some(old) = self.flights.remove(&job) {
-            let same = matches!(&registration.start, Start::Deployment(id) if old.deployment.as_ref() == Some(id));
-            if same {
-                // Found again by a resume: already followed.
+            if matches!(registration.start, Start::Deployment(_)) {
+                // Found by a resume: what is followed already is that deployment or a newer one.
                 self.flights.insert(job, old);
                 return;
             }
@@ -163,6 +162,9 @@ impl Follower {
             )
             .await;
             return;
+        }
+        if matches!(registration.start, Start::Deployment(_)) {
+            self.mark_deploying(&registration).await;
         }
         self.start(
             job.clone(),
@@ -225,6 +227,15 @@ impl Follower {
         };
         flight.looking_up = false;
         let deployment = match started.found {
+            Err(nomad::Error::NotFound { .. }) if flight.deployment.is_some() => {
+                // Nomad collects ended deployments (after an hour by default): nothing is left
+                // to follow, and nothing to tell of how it ended.
+                tracing::warn!(job = %started.job, "the deployment followed is no longer in Nomad; its outcome is unknown");
+                if let Some(flight) = self.flights.remove(&started.job) {
+                    self.forget(flight).await;
+                }
+                return;
+            }
             Err(e) => {
                 tracing::warn!(job = %started.job, error = %e, "cannot read the registration's evaluation or deployment; trying again");
                 let start = match &flight.deployment {
@@ -538,6 +549,39 @@ impl Follower {
         if let Some(waiter) = flight.waiter {
             let _ = waiter.send(tracked);
         }
+    }
+
+    /// A deployment found in flight shows as deploying until it ends.
+    async fn mark_deploying(&self, registration: &Registration) {
+        let (source, job, path) = (
+            registration.source.clone(),
+            registration.job.clone(),
+            registration.path.clone(),
+        );
+        self.shared
+            .recorder
+            .record(Save::Soon, move |state| {
+                let record = state
+                    .source_mut(&source)
+                    .jobs
+                    .entry(job)
+                    .or_insert_with(|| JobRecord::new(path));
+                record.deploying = true;
+            })
+            .await;
+    }
+
+    /// Stops following `flight` without an outcome.
+    async fn forget(&mut self, flight: Flight) {
+        let (source, job) = (flight.registration.source, flight.registration.job);
+        self.shared
+            .recorder
+            .record(Save::Soon, move |state| {
+                if let Some(record) = state.source_mut(&source).jobs.get_mut(&job) {
+                    record.deploying = false;
+                }
+            })
+            .await;
     }
 
     /// With high availability: every instance learns that the spec failed.

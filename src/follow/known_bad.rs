@@ -55,9 +55,15 @@ impl SharedKnownBad {
             .clear();
     }
 
-    /// Merges the source's shared record into the state, once per leadership. An error means
-    /// the pass must not go on: it could deploy a spec known to fail.
-    pub async fn merge_once(&self, source: &str, recorder: &Recorder) -> Result<(), nomad::Error> {
+    /// Merges the source's shared record into the state, once per leadership, for the jobs the
+    /// source's files define now (`jobs`: job and file). An error means the pass must not go
+    /// on: it could deploy a spec known to fail.
+    pub async fn merge_once(
+        &self,
+        source: &str,
+        jobs: &[(JobKey, String)],
+        recorder: &Recorder,
+    ) -> Result<(), nomad::Error> {
         if self
             .merged
             .lock()
@@ -66,17 +72,20 @@ impl SharedKnownBad {
         {
             return Ok(());
         }
-        let (specs, _) = self.read(source).await?;
-        let marked: usize = specs.values().map(Vec::len).sum();
+        let (mut specs, _) = self.read(source).await?;
+        let wanted: Vec<(JobKey, String, Vec<String>)> = jobs
+            .iter()
+            .filter_map(|(key, path)| {
+                Some((key.clone(), path.clone(), specs.remove(&key.to_string())?))
+            })
+            .collect();
+        let marked: usize = wanted.iter().map(|(_, _, fps)| fps.len()).sum();
         let name = source.to_owned();
         recorder
             .record(Save::Now, move |state| {
-                let jobs = &mut state.source_mut(&name).jobs;
-                for (job, fingerprints) in specs {
-                    let Ok(key) = JobKey::try_from(job) else {
-                        continue;
-                    };
-                    let record = jobs.entry(key).or_insert_with(|| JobRecord::new(""));
+                let records = &mut state.source_mut(&name).jobs;
+                for (key, path, fingerprints) in wanted {
+                    let record = records.entry(key).or_insert_with(|| JobRecord::new(path));
                     for fp in &fingerprints {
                         record.mark_known_bad(fp);
                     }

@@ -123,8 +123,9 @@ pub struct JobRecord {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub failed_fingerprints: Vec<String>,
-    /// A registration of this job is being followed (its deployment has not ended).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    /// A registration of this job is being followed (its deployment has not ended). Not kept
+    /// in the file: after a restart the follower finds from Nomad what is in flight.
+    #[serde(skip)]
     pub deploying: bool,
     /// The latest plan of this job (for a change or a drift check).
     #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]

@@ -128,13 +128,22 @@ pub async fn pass(source: &Source, mirror: &Mirror, ctx: &Context, options: Opti
         }
     };
     // A new leader learns the specs that failed under earlier ones before it deploys anything.
-    if let Some(known_bad) = ctx.followers.known_bad()
-        && let Err(e) = known_bad.merge_once(&source.name, &ctx.recorder).await
-    {
-        report.error = Some(format!(
-            "cannot read the known-bad specs shared in Nomad: {e}"
-        ));
-        return report;
+    if let Some(known_bad) = ctx.followers.known_bad() {
+        let defined: Vec<_> = prepared
+            .desired
+            .jobs
+            .iter()
+            .map(|j| (j.key.clone(), j.path.clone()))
+            .collect();
+        if let Err(e) = known_bad
+            .merge_once(&source.name, &defined, &ctx.recorder)
+            .await
+        {
+            report.error = Some(format!(
+                "cannot read the known-bad specs shared in Nomad: {e}"
+            ));
+            return report;
+        }
     }
     let settings = reconcile_settings(source, ctx, options);
     let known = {
