@@ -152,3 +152,61 @@ pub(super) async fn rollback(client: &Client, d: &Deployment) -> Result<Option<u
     client.revert_job(&d.job_id, target, Some(current)).await?;
     Ok(Some(target))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nomad::DeploymentState;
+
+    fn deployment(status: DeploymentStatus, description: &str) -> Deployment {
+        let group = DeploymentState {
+            desired_canaries: 1,
+            desired_total: 3,
+            placed_allocs: 1,
+            healthy_allocs: 1,
+            ..DeploymentState::default()
+        };
+        Deployment {
+            id: "d-1".into(),
+            job_version: 4,
+            status,
+            status_description: description.into(),
+            task_groups: [("web".to_owned(), group)].into(),
+            ..Deployment::default()
+        }
+    }
+
+    #[test]
+    fn a_cancellation_by_a_newer_version_is_a_supersession() {
+        let newer = deployment(
+            DeploymentStatus::Cancelled,
+            "Cancelled due to newer version of job",
+        );
+        assert_eq!(tracked(&newer).outcome, Outcome::Superseded);
+        let stopped = deployment(
+            DeploymentStatus::Cancelled,
+            "Cancelled because job is stopped",
+        );
+        assert!(matches!(
+            tracked(&stopped).outcome,
+            Outcome::Cancelled { .. }
+        ));
+        let failed = tracked(&deployment(
+            DeploymentStatus::Failed,
+            "Failed due to unhealthy allocations",
+        ));
+        assert_eq!(failed.job_version, Some(4));
+        assert_eq!(failed.deployment_id.as_deref(), Some("d-1"));
+    }
+
+    #[test]
+    fn canaries_are_ready_once_healthy_and_not_yet_promoted() {
+        let mut d = deployment(DeploymentStatus::Running, "");
+        assert!(canaries_ready(&d));
+        assert_eq!(progress(&d)[0].canaries, 1);
+        d.task_groups.get_mut("web").expect("web").promoted = true;
+        assert!(!canaries_ready(&d), "promoted already");
+        d.task_groups.get_mut("web").expect("web").desired_canaries = 0;
+        assert!(!canaries_ready(&d), "no canaries at all");
+    }
+}
