@@ -341,6 +341,26 @@ impl Board {
             return;
         };
         let key = format!("{}/{}", event.namespace, event.job);
+        if !s.index.contains_key(&key) {
+            // A job new in a pass still running: shown from its first event, completed when
+            // the pass ends.
+            if !matches!(event.kind, EventKind::Registered | EventKind::Progress) {
+                return;
+            }
+            s.index.insert(key.clone(), s.jobs.len());
+            s.jobs.push(JobStatus {
+                id: Some(event.job.clone()),
+                namespace: Some(event.namespace.clone()),
+                file: String::new(),
+                state: JobState::Deploying,
+                applied_commit: None,
+                version: None,
+                deployment_status: None,
+                deployment_id: None,
+                progress: None,
+                last_error: None,
+            });
+        }
         let Some(job) = s.index.get(&key).and_then(|&i| s.jobs.get_mut(i)) else {
             return;
         };

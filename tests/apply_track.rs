@@ -35,6 +35,11 @@ fn submit(job: Value) -> Submit {
     }
 }
 
+/// Nothing holds a registration back.
+fn no_hold() -> Option<String> {
+    None
+}
+
 fn registers(sim: &Sim) -> usize {
     sim.requests()
         .iter()
@@ -45,7 +50,7 @@ fn registers(sim: &Sim) -> usize {
 /// Applies and follows to the end; panics unless something was registered.
 async fn deploy(sim: &Sim, job: Value, settings: Settings) -> Tracked {
     let id = job["ID"].as_str().unwrap().to_owned();
-    match apply::apply(&client(sim), &submit(job), Intent::Apply)
+    match apply::apply(&client(sim), &submit(job), Intent::Apply, no_hold)
         .await
         .expect("apply")
     {
@@ -87,7 +92,7 @@ async fn registers_a_change_once_and_nothing_when_only_the_commit_moved() {
     let mut moved = job("web", "nginx:1");
     moved["Meta"]["drover.commit"] = json!("c2");
     assert_eq!(
-        apply::apply(&c, &submit(moved), Intent::Apply)
+        apply::apply(&c, &submit(moved), Intent::Apply, no_hold)
             .await
             .unwrap(),
         Applied::Unchanged
@@ -112,7 +117,7 @@ async fn a_conflict_is_planned_again_and_never_forced() {
             .status(500, conflict)
             .times(1),
     );
-    let applied = apply::apply(&c, &submit(job("web", "nginx:2")), Intent::Apply)
+    let applied = apply::apply(&c, &submit(job("web", "nginx:2")), Intent::Apply, no_hold)
         .await
         .unwrap();
     assert!(matches!(applied, Applied::Registered { .. }), "{applied:?}");
@@ -132,7 +137,7 @@ async fn a_conflict_is_planned_again_and_never_forced() {
             .status(500, conflict)
             .times(2),
     );
-    let applied = apply::apply(&c, &submit(job("web", "nginx:3")), Intent::Apply)
+    let applied = apply::apply(&c, &submit(job("web", "nginx:3")), Intent::Apply, no_hold)
         .await
         .unwrap();
     assert_eq!(applied, Applied::Contended);
@@ -156,7 +161,7 @@ async fn autoscaled_counts_are_kept_and_git_counts_deploy() {
     );
 
     assert_eq!(
-        apply::apply(&c, &submit(scaled.clone()), Intent::Apply)
+        apply::apply(&c, &submit(scaled.clone()), Intent::Apply, no_hold)
             .await
             .unwrap(),
         Applied::Unchanged
@@ -192,6 +197,7 @@ async fn drift_is_reported_or_healed() {
         &c,
         &submit(job("web", "nginx:1")),
         Intent::DriftCheck { self_heal: false },
+        no_hold,
     )
     .await
     .unwrap();
@@ -208,6 +214,7 @@ async fn drift_is_reported_or_healed() {
         &c,
         &submit(job("web", "nginx:1")),
         Intent::DriftCheck { self_heal: true },
+        no_hold,
     )
     .await
     .unwrap();

@@ -69,6 +69,8 @@ pub enum Applied {
     /// The live job's `drover.source` names another source: not registered, whatever the
     /// intent.
     OwnedElsewhere { source: String },
+    /// The plan showed a change, but the caller's `hold` said not to register now.
+    Held { reason: String },
 }
 
 /// A job planned against the live one.
@@ -115,11 +117,14 @@ fn with_commit(job: &Value, commit: Option<&str>) -> Value {
 }
 
 /// Applies one job. Conflicts are answered by re-reading the live job and planning again,
-/// once; a second conflict leaves the job to the next pass.
+/// once; a second conflict leaves the job to the next pass. `hold` is asked right before each
+/// register: a reason it gives stops the registration (the job's spec became known-bad while
+/// it was planned, this instance stopped leading, ...).
 pub async fn apply(
     client: &Client,
     submit: &Submit,
     intent: Intent,
+    hold: impl Fn() -> Option<String>,
 ) -> Result<Applied, nomad::Error> {
     for attempt in 0..2 {
         let Planned { job, plan } = plan(client, submit).await?;
@@ -133,6 +138,9 @@ pub async fn apply(
         let summary = summary(plan.diff.as_ref());
         if intent == (Intent::DriftCheck { self_heal: false }) {
             return Ok(Applied::Drifted { summary });
+        }
+        if let Some(reason) = hold() {
+            return Ok(Applied::Held { reason });
         }
         let request = RegisterRequest {
             job,

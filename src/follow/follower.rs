@@ -418,6 +418,9 @@ impl Follower {
                 if !self.leads() {
                     return;
                 }
+                // Known-bad before the rollback: a pass that plans against the rolled-back job
+                // must find the spec refused, not register it again.
+                self.mark_known_bad(&flight.registration).await;
                 let settings = flight.registration.settings;
                 let rollback = if !settings.rollback_on_failure {
                     ""
@@ -549,6 +552,31 @@ impl Follower {
         if let Some(waiter) = flight.waiter {
             let _ = waiter.send(tracked);
         }
+    }
+
+    /// Marks the registration's spec known-bad, on disk before anything else is done.
+    async fn mark_known_bad(&self, registration: &Registration) {
+        if registration.fingerprint.is_empty() {
+            return;
+        }
+        let (source, job, path, fingerprint) = (
+            registration.source.clone(),
+            registration.job.clone(),
+            registration.path.clone(),
+            registration.fingerprint.clone(),
+        );
+        self.shared
+            .recorder
+            .record(Save::Now, move |state| {
+                let record = state
+                    .source_mut(&source)
+                    .jobs
+                    .entry(job)
+                    .or_insert_with(|| JobRecord::new(path));
+                record.applied_fingerprint = None;
+                record.mark_known_bad(&fingerprint);
+            })
+            .await;
     }
 
     /// A deployment found in flight shows as deploying until it ends.

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 pub use ownership::{
     JobKey, LiveJob, META_COMMIT, META_FINGERPRINT, META_PATH, META_PRUNE, META_SOURCE, Ownership,
 };
-pub use recorder::{Recorder, SAVE_SOON, Save};
+pub use recorder::{Recorder, Save};
 pub use store::{
     FORMAT_VERSION, LoadWarning, Loaded, MAX_STATE_BYTES, STATE_FILE, StateError, Store,
 };

@@ -15,14 +15,15 @@ pub enum Save {
     /// Before the caller goes on: what Nomad cannot tell again (a failed deployment's inputs,
     /// a prune, the pass itself).
     Now,
-    /// Within [`SAVE_SOON`], or with the next save: what the ownership meta restores after a
-    /// crash (a registration, the time of a plan), and the history. A cold sync of thousands
-    /// of jobs writes the file a few times a second instead of once per job.
+    /// Written at once unless a write began less than [`SAVE_SOON`] ago; then with the next
+    /// write, whenever that comes: what the ownership meta restores after a crash (a
+    /// registration, the time of a plan), and the history. A cold sync of thousands of jobs
+    /// writes the file about once a second instead of once per job.
     Soon,
 }
 
-/// How long a [`Save::Soon`] change may wait for a write.
-pub const SAVE_SOON: Duration = Duration::from_secs(1);
+/// How recent a write lets a [`Save::Soon`] change wait for the next one.
+const SAVE_SOON: Duration = Duration::from_secs(1);
 
 /// The state, its file and the event bus. Cheap to clone.
 #[derive(Debug, Clone)]

@@ -250,7 +250,19 @@ async fn apply_and_hand_over(
         live_commit: env.live_commits.get(&key).cloned(),
     };
     let fingerprint = rendered.fingerprint.clone();
-    let (eval_id, summary) = match apply::apply(client, &submit, intent).await? {
+    // Asked again right before registering: a deployment of this very spec may have failed
+    // (and been rolled back) while it was planned, or this instance may have stopped leading.
+    let hold = || {
+        halted(&env.ctx).map(str::to_owned).or_else(|| {
+            known_bad(env, &key, &fingerprint).then(|| {
+                Reason::Blocked(Block::KnownBad {
+                    fingerprint: fingerprint.clone(),
+                })
+                .to_string()
+            })
+        })
+    };
+    let (eval_id, summary) = match apply::apply(client, &submit, intent, hold).await? {
         Applied::Unchanged => {
             let commit = submit
                 .live_commit
@@ -278,6 +290,14 @@ async fn apply_and_hand_over(
         Applied::OwnedElsewhere { source } => {
             let block = Reason::Blocked(Block::OwnedElsewhere { source });
             return Ok((Status::Blocked, block.to_string(), false));
+        }
+        Applied::Held { reason } => {
+            let status = if known_bad(env, &key, &fingerprint) {
+                Status::Blocked
+            } else {
+                Status::Pending
+            };
+            return Ok((status, format!("not registered: {reason}"), false));
         }
         Applied::Contended => {
             let detail = "changed in Nomad twice while drover planned; left for the next pass";
@@ -347,6 +367,16 @@ async fn apply_and_hand_over(
         _ => Status::Failed,
     };
     Ok((status, outcome_detail(&tracked, &summary), true))
+}
+
+/// Whether the state marks `fingerprint` of `job` known-bad now.
+fn known_bad(env: &Env, job: &JobKey, fingerprint: &str) -> bool {
+    let state = env.ctx.recorder.lock();
+    state
+        .source(&env.source.name)
+        .jobs
+        .get(job)
+        .is_some_and(|r| r.is_known_bad(fingerprint))
 }
 
 fn wants_auto_promote(job: &serde_json::Value) -> bool {
