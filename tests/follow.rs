@@ -1190,3 +1190,68 @@ async fn two_sources_share_one_limit_on_the_cluster() {
         "the two sources' passes applied at the same time"
     );
 }
+
+/// Nomad unreachable while a deployment is followed (every connection refused on arrival, for
+/// longer than the client's retries), and the deployment ends meanwhile: the follower keeps
+/// it, `/healthz` stays 200 (a query that fails is progress, not a hang), `/readyz` names the
+/// follower and why, and once Nomad answers again the end is recorded, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nomad_unreachable_while_a_deployment_is_followed() {
+    let sim = Sim::builder().time_scale(1.0).start().await.unwrap();
+    let repo = Repo::new();
+    repo.write("web.nomad.hcl", &job_file("web", "nginx:1", "1h", false));
+    repo.commit("web");
+    let text = config(&sim.url(), "", &source("apps", &repo, "1h", "*.nomad.hcl"));
+    let daemon = Daemon::start(&text);
+    until(
+        "web's deployment followed",
+        Duration::from_secs(30),
+        async || {
+            let events = daemon.history("default", "web").await;
+            event(&events, "progress", None).map(|_| ())
+        },
+    )
+    .await;
+
+    sim.inject(Fault::new(".*").drop_connection());
+    sim.advance(Duration::from_secs(3600));
+    let reasons = until(
+        "/readyz says Nomad cannot be reached",
+        Duration::from_secs(30),
+        async || match daemon.get("/readyz").await {
+            Some((503, body)) if body.contains("cannot reach Nomad") => Some(body),
+            _ => None,
+        },
+    )
+    .await;
+    assert!(
+        reasons.contains("the deployment follower of cluster default cannot reach Nomad"),
+        "{reasons}"
+    );
+    for _ in 0..10 {
+        let (code, body) = daemon.get("/healthz").await.expect("/healthz answers");
+        assert_eq!(code, 200, "Nomad unreachable is not a hang: {body}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let events = daemon.history("default", "web").await;
+    assert!(
+        event(&events, "succeeded", None).is_none(),
+        "nothing decided from an error"
+    );
+
+    sim.clear_faults();
+    let events = until("the end recorded", Duration::from_secs(60), async || {
+        let events = daemon.history("default", "web").await;
+        event(&events, "succeeded", None).map(|_| events.clone())
+    })
+    .await;
+    let ends = kinds(&events, None)
+        .iter()
+        .filter(|k| ["succeeded", "failed", "superseded"].contains(&k.as_str()))
+        .count();
+    assert_eq!(ends, 1, "{events:?}");
+    until("ready again", Duration::from_secs(30), async || {
+        matches!(daemon.get("/readyz").await, Some((200, _))).then_some(())
+    })
+    .await;
+}

@@ -25,8 +25,9 @@ use crate::status::Heartbeat;
 /// times a second, and every answer lists every deployment.
 const MIN_INTERVAL: Duration = Duration::from_millis(250);
 /// The longest wait after a failed query (Nomad unreachable, no leader): doubled from
-/// [`MIN_INTERVAL`] per failure in a row.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// [`MIN_INTERVAL`] per failure in a row. Short, so that what ended during an outage is known
+/// soon after it; a refused query costs next to nothing.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// Deployments that have not ended: every status but Nomad's three terminal ones.
 const ACTIVE: &str = r#"Status != "successful" and Status != "failed" and Status != "cancelled""#;
