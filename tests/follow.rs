@@ -108,6 +108,44 @@ fn event<'a>(events: &'a [Value], kind: &str, commit: Option<&str>) -> Option<&'
         .find(|e| e["kind"] == kind && commit.is_none_or(|c| e["commit"] == c))
 }
 
+/// `job`'s history once it holds an event of `kind` (of `commit`, when given).
+async fn until_event(
+    daemon: &Daemon,
+    job: &str,
+    kind: &str,
+    commit: Option<&str>,
+    within: Duration,
+) -> Vec<Value> {
+    let what = format!("a {kind} event of {job}");
+    until(&what, within, async || {
+        let events = daemon.history("default", job).await;
+        event(&events, kind, commit).is_some().then_some(events)
+    })
+    .await
+}
+
+/// The ID of the deployment of `commit`'s registration of `job`, once drover follows it.
+async fn followed_deployment(daemon: &Daemon, job: &str, commit: &str) -> String {
+    until(
+        &format!("{job}'s deployment of {commit} followed"),
+        Duration::from_secs(30),
+        async || {
+            let events = daemon.history("default", job).await;
+            let progress = event(&events, "progress", Some(commit))?;
+            progress["deployment"].as_str().map(str::to_owned)
+        },
+    )
+    .await
+}
+
+/// The `drover.fingerprint` meta of a job (or a job version) as Nomad holds it.
+fn fingerprint(job: &Value) -> String {
+    job["Meta"]["drover.fingerprint"]
+        .as_str()
+        .expect("fingerprint meta")
+        .to_owned()
+}
+
 fn image(job: &Value) -> &Value {
     &job["TaskGroups"][0]["Tasks"][0]["Config"]["image"]
 }
@@ -448,22 +486,10 @@ async fn a_failing_deployment_across_a_kill_9(fails_while_down: bool) {
 
     repo.write("web.nomad.hcl", &job_file("web", "nginx:2", "10m", true));
     let v2 = repo.commit("web v2, failing");
-    let deployment = until(
-        "v2's deployment followed",
-        Duration::from_secs(30),
-        async || {
-            let events = daemon.history("default", "web").await;
-            let progress = event(&events, "progress", Some(v2.as_str()))?;
-            progress["deployment"].as_str().map(str::to_owned)
-        },
-    )
-    .await;
+    let deployment = followed_deployment(&daemon, "web", &v2).await;
     let live = sim.job("default", "web").unwrap();
     assert_eq!(live["Version"], 1);
-    let bad = live["Meta"]["drover.fingerprint"]
-        .as_str()
-        .expect("fingerprint meta")
-        .to_owned();
+    let bad = fingerprint(&live);
     // The pass that registered v2 has ended and saved it (a kill before that save is
     // a_deployment_that_failed_between_leaders_is_not_deployed_again's race).
     until(
@@ -666,10 +692,7 @@ async fn a_new_leader_follows_the_deployment_in_flight_and_knows_the_bad_specs()
     .await;
     let api_versions = versions(&sim, "api").await;
     let api_v1 = api_versions.iter().find(|v| v["Version"] == 1).unwrap();
-    let api_bad = api_v1["Meta"]["drover.fingerprint"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let api_bad = fingerprint(api_v1);
     until(
         "api v2 shared as known-bad",
         Duration::from_secs(10),
@@ -686,16 +709,8 @@ async fn a_new_leader_follows_the_deployment_in_flight_and_knows_the_bad_specs()
     // web v2 fails too, but only after ten simulated minutes: the leader dies before.
     repo.write("web.nomad.hcl", &job_file("web", "nginx:2", "10m", true));
     let c3 = repo.commit("web v2, failing");
-    let deployment = until("web v2 followed", Duration::from_secs(30), async || {
-        let events = all[leader].history("default", "web").await;
-        let progress = event(&events, "progress", Some(c3.as_str()))?;
-        progress["deployment"].as_str().map(str::to_owned)
-    })
-    .await;
-    let web_bad = sim.job("default", "web").unwrap()["Meta"]["drover.fingerprint"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let deployment = followed_deployment(&all[leader], "web", &c3).await;
+    let web_bad = fingerprint(&sim.job("default", "web").unwrap());
     let mut dead = all.remove(leader);
     let survivor = &all[0];
     assert!(
@@ -747,15 +762,12 @@ async fn a_new_leader_follows_the_deployment_in_flight_and_knows_the_bad_specs()
 
     // web v2's deployment fails now (simulated time only: the lock lease runs on real time).
     sim.set_time_scale(1000.0);
-    let events = until(
-        "web v2 rolled back by the new leader",
+    let events = until_event(
+        survivor,
+        "web",
+        "rolled_back",
+        None,
         Duration::from_secs(30),
-        async || {
-            let events = survivor.history("default", "web").await;
-            event(&events, "rolled_back", None)
-                .is_some()
-                .then_some(events)
-        },
     )
     .await;
     let failed = event(&events, "failed", None).expect("failed");
@@ -838,16 +850,8 @@ async fn a_deployment_that_failed_between_leaders_is_not_deployed_again() {
     // v2 fails twenty simulated seconds after it starts: within the leader gap below.
     repo.write("web.nomad.hcl", &job_file("web", "nginx:2", "20s", true));
     let c2 = repo.commit("web v2, failing");
-    let deployment = until("web v2 followed", Duration::from_secs(30), async || {
-        let events = all[leader].history("default", "web").await;
-        let progress = event(&events, "progress", Some(c2.as_str()))?;
-        progress["deployment"].as_str().map(str::to_owned)
-    })
-    .await;
-    let bad = sim.job("default", "web").unwrap()["Meta"]["drover.fingerprint"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let deployment = followed_deployment(&all[leader], "web", &c2).await;
+    let bad = fingerprint(&sim.job("default", "web").unwrap());
     let mut dead = all.remove(leader);
     dead.kill9();
     let survivor = &all[0];
@@ -878,15 +882,12 @@ async fn a_deployment_that_failed_between_leaders_is_not_deployed_again() {
         "the survivor leads"
     );
 
-    let events = until(
-        "web v2 rolled back by the new leader",
+    let events = until_event(
+        survivor,
+        "web",
+        "rolled_back",
+        None,
         Duration::from_secs(30),
-        async || {
-            let events = survivor.history("default", "web").await;
-            event(&events, "rolled_back", None)
-                .is_some()
-                .then_some(events)
-        },
     )
     .await;
     let failed = event(&events, "failed", None).expect("failed");
@@ -1203,15 +1204,7 @@ async fn nomad_unreachable_while_a_deployment_is_followed() {
     repo.commit("web");
     let text = config(&sim.url(), "", &source("apps", &repo, "1h", "*.nomad.hcl"));
     let daemon = Daemon::start(&text);
-    until(
-        "web's deployment followed",
-        Duration::from_secs(30),
-        async || {
-            let events = daemon.history("default", "web").await;
-            event(&events, "progress", None).map(|_| ())
-        },
-    )
-    .await;
+    until_event(&daemon, "web", "progress", None, Duration::from_secs(30)).await;
 
     sim.inject(Fault::new(".*").drop_connection());
     sim.advance(Duration::from_secs(3600));

@@ -489,26 +489,14 @@ impl Follower {
             .deployment(old.deployment.as_deref())
             .detail(detail);
         self.shared.recorder.publish(event);
-        let (source, job, path) = (
-            old.registration.source.clone(),
-            old.registration.job.clone(),
-            old.registration.path.clone(),
-        );
         let outcome = tracked.clone();
-        self.shared
-            .recorder
-            .record(Save::Soon, move |state| {
-                let record = state
-                    .source_mut(&source)
-                    .jobs
-                    .entry(job)
-                    .or_insert_with(|| JobRecord::new(path));
-                record.outcome = Some(JobOutcome {
-                    tracked: outcome,
-                    at: SystemTime::now(),
-                });
-            })
-            .await;
+        self.record(&old.registration, Save::Soon, move |record, _| {
+            record.outcome = Some(JobOutcome {
+                tracked: outcome,
+                at: SystemTime::now(),
+            });
+        })
+        .await;
         if let Some(waiter) = old.waiter {
             let _ = waiter.send(tracked);
         }
@@ -530,6 +518,53 @@ impl Follower {
             Save::Soon
         };
         let outcome = tracked.clone();
+        self.record(&registration, save, move |record, fingerprint| {
+            record.deploying = false;
+            record.finished(fingerprint, outcome, SystemTime::now());
+        })
+        .await;
+        self.shared.recorder.publish(event);
+        if let Some(waiter) = flight.waiter {
+            let _ = waiter.send(tracked);
+        }
+    }
+
+    /// Marks the registration's spec known-bad, on disk before anything else is done.
+    async fn mark_known_bad(&self, registration: &Registration) {
+        if registration.fingerprint.is_empty() {
+            return;
+        }
+        self.record(registration, Save::Now, |record, fingerprint| {
+            record.applied_fingerprint = None;
+            record.mark_known_bad(fingerprint);
+        })
+        .await;
+    }
+
+    /// A deployment found in flight shows as deploying until it ends.
+    async fn mark_deploying(&self, registration: &Registration) {
+        self.record(registration, Save::Soon, |record, _| {
+            record.deploying = true
+        })
+        .await;
+    }
+
+    /// Stops following `flight` without an outcome.
+    async fn forget(&mut self, flight: Flight) {
+        self.record(&flight.registration, Save::Soon, |record, _| {
+            record.deploying = false
+        })
+        .await;
+    }
+
+    /// Changes the record of the registration's job (made from its file if there is none);
+    /// `change` also gets the registration's fingerprint.
+    async fn record(
+        &self,
+        registration: &Registration,
+        save: Save,
+        change: impl FnOnce(&mut JobRecord, &str) + Send + 'static,
+    ) {
         let (source, job, path, fingerprint) = (
             registration.source.clone(),
             registration.job.clone(),
@@ -544,70 +579,7 @@ impl Follower {
                     .jobs
                     .entry(job)
                     .or_insert_with(|| JobRecord::new(path));
-                record.deploying = false;
-                record.finished(&fingerprint, outcome, SystemTime::now());
-            })
-            .await;
-        self.shared.recorder.publish(event);
-        if let Some(waiter) = flight.waiter {
-            let _ = waiter.send(tracked);
-        }
-    }
-
-    /// Marks the registration's spec known-bad, on disk before anything else is done.
-    async fn mark_known_bad(&self, registration: &Registration) {
-        if registration.fingerprint.is_empty() {
-            return;
-        }
-        let (source, job, path, fingerprint) = (
-            registration.source.clone(),
-            registration.job.clone(),
-            registration.path.clone(),
-            registration.fingerprint.clone(),
-        );
-        self.shared
-            .recorder
-            .record(Save::Now, move |state| {
-                let record = state
-                    .source_mut(&source)
-                    .jobs
-                    .entry(job)
-                    .or_insert_with(|| JobRecord::new(path));
-                record.applied_fingerprint = None;
-                record.mark_known_bad(&fingerprint);
-            })
-            .await;
-    }
-
-    /// A deployment found in flight shows as deploying until it ends.
-    async fn mark_deploying(&self, registration: &Registration) {
-        let (source, job, path) = (
-            registration.source.clone(),
-            registration.job.clone(),
-            registration.path.clone(),
-        );
-        self.shared
-            .recorder
-            .record(Save::Soon, move |state| {
-                let record = state
-                    .source_mut(&source)
-                    .jobs
-                    .entry(job)
-                    .or_insert_with(|| JobRecord::new(path));
-                record.deploying = true;
-            })
-            .await;
-    }
-
-    /// Stops following `flight` without an outcome.
-    async fn forget(&mut self, flight: Flight) {
-        let (source, job) = (flight.registration.source, flight.registration.job);
-        self.shared
-            .recorder
-            .record(Save::Soon, move |state| {
-                if let Some(record) = state.source_mut(&source).jobs.get_mut(&job) {
-                    record.deploying = false;
-                }
+                change(record, &fingerprint);
             })
             .await;
     }
