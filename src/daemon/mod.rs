@@ -14,7 +14,6 @@
 //! Owns the wiring only; each pass is `sync::pass`, following is `follow`.
 
 mod events;
-
 mod reload;
 mod source_loop;
 mod supervisor;
@@ -72,15 +71,10 @@ impl Shared {
             followers: self.followers.clone(),
             drift_interval: self.sync.drift_interval,
             shutdown: cancel,
-            observer: Some(self.observer()),
+            observer: Some(observer(&self.metrics)),
             fence: self.fence.clone(),
             prepared: self.prepared.clone(),
         }
-    }
-
-    /// Times every Nomad request into the metrics.
-    fn observer(&self) -> Arc<crate::nomad::ObserveFn> {
-        observer(&self.metrics)
     }
 
     /// Publishes a finished pass: status board, metrics, logs and systemd's `STATUS=`.
@@ -306,6 +300,7 @@ pub async fn serve_config(path: PathBuf, config: Config) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
+/// Times every Nomad request into the metrics.
 fn observer(metrics: &Arc<Metrics>) -> Arc<crate::nomad::ObserveFn> {
     let metrics = metrics.clone();
     Arc::new(move |call: &str, code: u16, took: Duration| metrics.nomad_request(call, code, took))
@@ -342,6 +337,7 @@ fn on_role(shared: &Shared, supervisor: &Supervisor, role: &Role, leading: &mut 
     *leading
 }
 
+/// The configuration running now (the last one a reload accepted).
 fn current_config(config: &watch::Sender<Arc<Config>>) -> Arc<Config> {
     config.borrow().clone()
 }
