@@ -4,6 +4,7 @@
 //! deployment moves (progress, promotion), and when it ends (outcome, rollback, known-bad);
 //! every step is an event.
 
+use std::collections::btree_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -463,13 +464,15 @@ impl Follower {
                 self.finish(flight, tracked, EventKind::Superseded, detail)
                     .await;
             }
+            // Cancelled by a stop (a prune, or by hand): replaced by the job's absence, which
+            // the passes deal with; not a failure of the spec.
+            Outcome::Cancelled { description } => {
+                let detail = format!("deployment cancelled: {description}");
+                self.finish(flight, tracked, EventKind::Superseded, detail)
+                    .await;
+            }
             other => {
-                let detail = match other {
-                    Outcome::Cancelled { description } => {
-                        format!("deployment cancelled: {description}")
-                    }
-                    other => format!("deployment ended: {other:?}"),
-                };
+                let detail = format!("deployment ended: {other:?}");
                 self.finish(flight, tracked, EventKind::Failed, detail)
                     .await;
             }
@@ -490,7 +493,7 @@ impl Follower {
             .detail(detail);
         self.shared.recorder.publish(event);
         let outcome = tracked.clone();
-        self.record(&old.registration, Save::Soon, move |record, _| {
+        self.record(&old.registration, Save::Soon, true, move |record, _| {
             record.outcome = Some(JobOutcome {
                 tracked: outcome,
                 at: SystemTime::now(),
@@ -517,8 +520,13 @@ impl Follower {
         } else {
             Save::Soon
         };
+        // A job stopped or pruned while it deployed keeps no record because of it.
+        let make = !matches!(
+            tracked.outcome,
+            Outcome::Cancelled { .. } | Outcome::Superseded
+        );
         let outcome = tracked.clone();
-        self.record(&registration, save, move |record, fingerprint| {
+        self.record(&registration, save, make, move |record, fingerprint| {
             record.deploying = false;
             record.finished(fingerprint, outcome, SystemTime::now());
         })
@@ -534,7 +542,7 @@ impl Follower {
         if registration.fingerprint.is_empty() {
             return;
         }
-        self.record(registration, Save::Now, |record, fingerprint| {
+        self.record(registration, Save::Now, true, |record, fingerprint| {
             record.applied_fingerprint = None;
             record.mark_known_bad(fingerprint);
         })
@@ -543,7 +551,7 @@ impl Follower {
 
     /// A deployment found in flight shows as deploying until it ends.
     async fn mark_deploying(&self, registration: &Registration) {
-        self.record(registration, Save::Soon, |record, _| {
+        self.record(registration, Save::Soon, true, |record, _| {
             record.deploying = true
         })
         .await;
@@ -551,18 +559,19 @@ impl Follower {
 
     /// Stops following `flight` without an outcome.
     async fn forget(&mut self, flight: Flight) {
-        self.record(&flight.registration, Save::Soon, |record, _| {
+        self.record(&flight.registration, Save::Soon, false, |record, _| {
             record.deploying = false
         })
         .await;
     }
 
-    /// Changes the record of the registration's job (made from its file if there is none);
-    /// `change` also gets the registration's fingerprint.
+    /// Changes the record of the registration's job (made from its file if there is none and
+    /// `make` says so); `change` also gets the registration's fingerprint.
     async fn record(
         &self,
         registration: &Registration,
         save: Save,
+        make: bool,
         change: impl FnOnce(&mut JobRecord, &str) + Send + 'static,
     ) {
         let (source, job, path, fingerprint) = (
@@ -574,11 +583,12 @@ impl Follower {
         self.shared
             .recorder
             .record(save, move |state| {
-                let record = state
-                    .source_mut(&source)
-                    .jobs
-                    .entry(job)
-                    .or_insert_with(|| JobRecord::new(path));
+                let jobs = &mut state.source_mut(&source).jobs;
+                let record = match jobs.entry(job) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) if make => e.insert(JobRecord::new(path)),
+                    Entry::Vacant(_) => return,
+                };
                 change(record, &fingerprint);
             })
             .await;

@@ -2,7 +2,9 @@
 //! leader): for every job one of the cluster's sources owns, its latest deployment. One that is
 //! still running is followed to its end; one that failed while nobody followed it, and that
 //! nothing replaced since, is handed to the follower to be rolled back and marked known-bad as
-//! if drover had never stopped. Two list calls per cluster, no local file needed.
+//! if drover had never stopped; one that succeeded while nobody followed it is recorded when
+//! the state says this instance registered it. Two list calls per cluster, no local file
+//! needed.
 
 use std::collections::HashMap;
 
@@ -47,19 +49,26 @@ pub async fn resume(
         let Some(d) = latest.remove(&key) else {
             continue;
         };
+        let fingerprint = meta.get(META_FINGERPRINT).cloned();
         let unfinished = !d.status.is_terminal();
-        // A failure nobody acted on: the job still runs the failed version's spec.
-        let failed_unseen = d.status == DeploymentStatus::Failed
-            && d.job_spec_modify_index == stub.job_modify_index
+        // An end nobody recorded, of the spec the job still runs: a failure to act on, or a
+        // success of a registration this instance made (a new leader that never applied the
+        // spec has nothing to correct, and would read every job's deployment).
+        let current = d.job_spec_modify_index == stub.job_modify_index
             && !recorded(recorder, &owner.source, &key, &d.id);
-        if !(unfinished || failed_unseen) {
+        let ended_unseen = current
+            && match d.status {
+                DeploymentStatus::Failed => true,
+                DeploymentStatus::Successful => applied(recorder, &owner.source, &key)
+                    .is_some_and(|a| Some(&a) == fingerprint.as_ref()),
+                _ => false,
+            };
+        if !(unfinished || ended_unseen) {
             continue;
         }
         let mut settings = *settings;
         settings.auto_promote |= meta.get(AUTO_PROMOTE_META).map(String::as_str) == Some("true");
-        let fingerprint = meta
-            .get(META_FINGERPRINT)
-            .cloned()
+        let fingerprint = fingerprint
             .or_else(|| applied(recorder, &owner.source, &key))
             .unwrap_or_default();
         follower.follow(Registration {

@@ -129,9 +129,10 @@ impl LiveJob {
 }
 
 impl SourceState {
-    /// Adds a record for every live job that `source` owns and that has none, from its
+    /// Adds a record for every running job that `source` owns and that has none, from its
     /// ownership meta: the path and commit it was applied from, and the version if known.
-    /// Existing records are kept. Returns how many were added.
+    /// Existing records are kept; a stopped job (pruned, or stopped by hand) gets none, so that
+    /// no record outlives a job that left Git. Returns how many were added.
     ///
     /// A rebuilt record has no applied fingerprint, so the next pass plans the job once (with
     /// the live commit) instead of creating it: an unchanged job shows no diff and is not
@@ -142,7 +143,7 @@ impl SourceState {
             let Some(owner) = job.owned_by(source) else {
                 continue;
             };
-            if self.jobs.contains_key(&job.key) {
+            if job.stopped || self.jobs.contains_key(&job.key) {
                 continue;
             }
             let mut record = JobRecord::new(&owner.path);

@@ -252,11 +252,14 @@ fn records_are_rebuilt_from_ownership_meta() {
     ];
     let mut web = live("web", &owned);
     web.version = Some(3);
+    let mut pruned = live("pruned", &[("drover.source", "platform")]);
+    pruned.stopped = true;
     let jobs = [
         web,
         live("other", &[("drover.source", "someone-else")]),
         live("manual", &[]),
         live("known", &[("drover.source", "platform")]),
+        pruned,
     ];
     let mut source = SourceState::default();
     let kept = JobRecord::new("jobs/known.nomad.hcl");
@@ -270,7 +273,7 @@ fn records_are_rebuilt_from_ownership_meta() {
     assert_eq!(web.version, Some(3));
     assert_eq!(web.applied_fingerprint, None, "unknown until planned");
     assert_eq!(source.jobs[&JobKey::new("prod", "known")], kept);
-    assert_eq!(source.jobs.len(), 2);
+    assert_eq!(source.jobs.len(), 2, "a stopped job gets no record");
 }
 
 #[test]
