@@ -13,6 +13,13 @@
 //!    the simulator has the job's register in its log (it logs a request once handled, before
 //!    the latency passes). The log has no timestamps: it is polled every millisecond, so the
 //!    figure is up to 1 ms late;
+//!
+//!    4b. the same while a long deployment of another job is in flight: a commit gives one job
+//!    a rollout of an hour of the simulator's time (3.6 s of real time), it is pushed, and once
+//!    its register is in the log, its deployment runs and its pass has ended, a commit that
+//!    changes another job is pushed and timed to its register. A pass ends when its
+//!    registrations are submitted and the deployment follower watches the rollout apart, so
+//!    this should equal 4;
 //! 5. the peak RSS of the `drover` binary's `sync --once --detach` making the cold sync;
 //!
 //!    5b. the steady RSS (`VmRSS`) of the `drover run` of 4 after `DROVER_BENCH_IDLE_PASSES`
@@ -34,6 +41,10 @@
 
 #[path = "../tests/git/mod.rs"]
 mod git;
+// A blocking GET of a JSON document, as the integration tests read the simulator.
+#[allow(dead_code)]
+#[path = "../tests/common/local.rs"]
+mod local;
 // The webhook secret, its signature and an HTTP client, as the endpoint's tests use them.
 #[allow(dead_code)]
 #[path = "../tests/common/serve.rs"]
@@ -55,11 +66,17 @@ use tokio::runtime::Runtime;
 const DETACH: Options = Options {
     full: false,
     detach: true,
+    hand_over: false,
     allow_mass_prune: false,
 };
 
 /// drover's default poll interval, which the idle CPU is measured with.
 const DEFAULT_POLL: Duration = Duration::from_secs(60);
+/// How much faster than real time the simulator's clock runs (deployments' progress).
+const TIME_SCALE: f64 = 1000.0;
+/// The rollout in flight during item 4b, in the simulator's time: 3.6 s of real time, many
+/// passes long at every N. Ended early with `Sim::advance` once measured.
+const LONG_ROLLOUT: Duration = Duration::from_secs(3600);
 /// The longest `drover run` may take to finish a pass (the cold sync follows deployments).
 const PASS_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
@@ -97,9 +114,38 @@ fn sizes() -> Vec<usize> {
         .collect()
 }
 
+/// How long a job's deployments take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rollout {
+    /// Healthy after 5 s of the simulator's time: 5 ms of real time.
+    Quick,
+    /// Healthy after [`LONG_ROLLOUT`] of the simulator's time.
+    Long,
+}
+
+impl Rollout {
+    /// The update block's `min_healthy_time` and, for a long rollout, the deadlines, which
+    /// Nomad wants longer than it (their defaults are 5 and 10 minutes).
+    fn update_settings(self) -> String {
+        match self {
+            Self::Quick => "min_healthy_time = \"5s\"".to_owned(),
+            Self::Long => {
+                let secs = LONG_ROLLOUT.as_secs();
+                format!(
+                    "min_healthy_time = \"{secs}s\"\n      healthy_deadline = \"{}s\"\n      \
+                     progress_deadline = \"{}s\"",
+                    2 * secs,
+                    3 * secs
+                )
+            }
+        }
+    }
+}
+
 /// A job file of realistic size: one to three groups, each with a service and its check, an
 /// update block, a task with a template, env and resources.
-fn job_file(i: usize, version: usize) -> String {
+fn job_file(i: usize, version: usize, rollout: Rollout) -> String {
+    let update = rollout.update_settings();
     let mut groups = String::new();
     for g in 0..=(i % 3) {
         groups.push_str(&format!(
@@ -113,7 +159,7 @@ fn job_file(i: usize, version: usize) -> String {
 
     update {{
       max_parallel     = 1
-      min_healthy_time = "5s"
+      {update}
     }}
 
     service {{
@@ -189,7 +235,7 @@ impl Served {
     fn new(n: usize) -> Self {
         let repo = Repo::new();
         for i in 0..n {
-            repo.write(&job_path(i), &job_file(i, 0));
+            repo.write(&job_path(i), &job_file(i, 0, Rollout::Quick));
         }
         repo.write("README.md", "jobs\n");
         repo.commit("jobs");
@@ -226,7 +272,12 @@ struct World {
 impl World {
     fn new(rt: &Runtime, url: &str, latency: Duration) -> Self {
         let sim = rt
-            .block_on(Sim::builder().latency(latency).time_scale(1000.0).start())
+            .block_on(
+                Sim::builder()
+                    .latency(latency)
+                    .time_scale(TIME_SCALE)
+                    .start(),
+            )
             .expect("sim");
         let state_dir = tempfile::tempdir().expect("state");
         let config = config(&sim.url(), state_dir.path(), url);
@@ -396,9 +447,10 @@ fn measure(rt: &Runtime, n: usize, settings: &Settings) -> Row {
         git_fetch.push(started.elapsed());
 
         let changed = (run * 7919) % n;
-        served
-            .repo
-            .write(&job_path(changed), &job_file(changed, run + 1));
+        served.repo.write(
+            &job_path(changed),
+            &job_file(changed, run + 1, Rollout::Quick),
+        );
         served.commit("one job changes");
         let (elapsed, report, calls) = world.pass(rt);
         assert!(
@@ -512,15 +564,16 @@ fn sync_once(rt: &Runtime, url: &str, latency: Duration) -> OnceFigures {
     }
 }
 
-/// What `drover run` measures: 4, 5b and 6.
+/// What `drover run` measures: 4, 4b, 5b and 6.
 struct RunFigures {
     webhook: Duration,
+    webhook_during_rollout: Duration,
     steady_rss_kib: Option<u64>,
     idle_cpu_percent: f64,
     idle_polls: u64,
 }
 
-/// `drover run` on a new simulator and an empty state: its cold sync, then 4 and 5b in that
+/// `drover run` on a new simulator and an empty state: its cold sync, then 4, 4b and 5b in that
 /// process, then 6 in a second one on the same state.
 fn drover_run(rt: &Runtime, served: &Served, n: usize, settings: &Settings) -> RunFigures {
     let world = World::new(rt, &served.url, settings.latency);
@@ -529,6 +582,8 @@ fn drover_run(rt: &Runtime, served: &Served, n: usize, settings: &Settings) -> R
     agent.wait_synced(rt, &served.repo.head());
     eprintln!("N={n}: drover run: cold sync in {:?}", started.elapsed());
     let webhook = webhook_to_register(rt, &world.sim, served, &agent, n, settings.runs);
+    let webhook_during_rollout =
+        webhook_during_rollout(rt, &world.sim, served, &agent, n, settings.runs);
     let steady_rss_kib = steady_rss(rt, served, &agent, n, settings.idle_passes);
     drop(agent);
 
@@ -537,6 +592,7 @@ fn drover_run(rt: &Runtime, served: &Served, n: usize, settings: &Settings) -> R
     let (idle_cpu_percent, idle_polls) = idle_cpu(rt, served, &agent, n, settings.idle_window);
     RunFigures {
         webhook,
+        webhook_during_rollout,
         steady_rss_kib,
         idle_cpu_percent,
         idle_polls,
@@ -558,9 +614,10 @@ fn webhook_to_register(
     for run in 0..runs {
         // A version no earlier change used.
         let changed = (run * 7919 + 1) % n;
-        served
-            .repo
-            .write(&job_path(changed), &job_file(changed, runs + run + 1));
+        served.repo.write(
+            &job_path(changed),
+            &job_file(changed, runs + run + 1, Rollout::Quick),
+        );
         let commit = served.commit("one job changes, pushed");
         sim.clear_requests();
         let started = Instant::now();
@@ -571,6 +628,103 @@ fn webhook_to_register(
         times.push(elapsed);
     }
     mid(times)
+}
+
+/// Webhook to register during a rollout (item 4b), the median of `runs`. Per run: a commit gives
+/// one job a rollout [`LONG_ROLLOUT`] long and is pushed; once its register is in the log, its
+/// deployment runs and its pass has ended (waited for up to half the rollout: a pass that
+/// waits for the deployment is what this would show), a commit that changes another job is
+/// pushed and timed as in [`webhook_to_register`]. Then the simulator's clock is moved past
+/// the rollout and drover is waited for to report its end, so that nothing is in flight after.
+fn webhook_during_rollout(
+    rt: &Runtime,
+    sim: &Sim,
+    served: &Served,
+    agent: &Agent,
+    n: usize,
+    runs: usize,
+) -> Duration {
+    assert!(
+        n >= 2,
+        "a rollout and a change of another job need two jobs"
+    );
+    let rollout_real = LONG_ROLLOUT.div_f64(TIME_SCALE);
+    let mut times = Vec::new();
+    for run in 0..runs {
+        // A version no earlier change used, for two jobs half the repository apart.
+        let version = 2 * runs + run + 1;
+        let long = (run * 7919 + 2) % n;
+        let other = (long + n / 2) % n;
+        served
+            .repo
+            .write(&job_path(long), &job_file(long, version, Rollout::Long));
+        let commit = served.commit("one job's long rollout, pushed");
+        sim.clear_requests();
+        agent.push(rt, &served.url);
+        wait_register(sim, Instant::now());
+        let deployment = running_deployment(sim, long);
+        let deadline = Instant::now() + rollout_real / 2;
+        let pass_ended = loop {
+            if agent.synced(rt, &commit).is_some() {
+                break true;
+            }
+            if Instant::now() >= deadline {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        if !pass_ended {
+            eprintln!(
+                "N={n}: rollout run {run}: the pass that registered the rollout is still running {:?} into it",
+                rollout_real / 2
+            );
+        }
+
+        served
+            .repo
+            .write(&job_path(other), &job_file(other, version, Rollout::Quick));
+        let commit = served.commit("another job changes, pushed");
+        sim.clear_requests();
+        let started = Instant::now();
+        agent.push(rt, &served.url);
+        let elapsed = wait_register(sim, started);
+        let status = deployment_status(sim, &deployment);
+        agent.wait_synced(rt, &commit);
+        sim.advance(LONG_ROLLOUT);
+        agent.wait_ended(rt, &format!("job{long}"), &deployment);
+        eprintln!(
+            "N={n}: rollout run {run}: register after {elapsed:?}; the rollout was {status} then"
+        );
+        times.push(elapsed);
+    }
+    mid(times)
+}
+
+/// Waits until the simulator runs the latest version of job `i` and its deployment; the
+/// deployment's ID.
+fn running_deployment(sim: &Sim, i: usize) -> String {
+    let id = format!("job{i}");
+    let started = Instant::now();
+    loop {
+        let version = sim.job("default", &id).map(|j| j["Version"].clone());
+        let latest = local::get_json(&format!("{}/v1/job/{id}/deployment", sim.url()));
+        if let Some(d) = latest.filter(|d| Some(&d["JobVersion"]) == version.as_ref())
+            && d["Status"] == "running"
+        {
+            return d["ID"].as_str().expect("a deployment ID").to_owned();
+        }
+        assert!(
+            started.elapsed() < PASS_TIMEOUT,
+            "{id} registered, but its deployment never ran"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A deployment's status in the simulator (`running`, `successful`...).
+fn deployment_status(sim: &Sim, id: &str) -> String {
+    let d = local::get_json(&format!("{}/v1/deployment/{id}", sim.url())).expect("deployment");
+    d["Status"].as_str().unwrap_or_default().to_owned()
 }
 
 /// Polls the simulator's log every millisecond until a job register is in it (the log has no
@@ -714,19 +868,51 @@ impl Agent {
             .expect("/status answers")
     }
 
+    /// The source's passes so far, once a pass has converged on `commit`.
+    fn synced(&self, rt: &Runtime, commit: &str) -> Option<u64> {
+        let s = self.status(rt)?;
+        (s["last_synced_commit"] == commit && s["last_pass_result"] == "converged")
+            .then(|| s["passes"].as_u64().unwrap_or_default())
+    }
+
     /// Waits until a pass has converged on `commit`; returns the source's passes so far.
     fn wait_synced(&self, rt: &Runtime, commit: &str) -> u64 {
         let started = Instant::now();
         loop {
-            if let Some(s) = self.status(rt)
-                && s["last_synced_commit"] == commit
-                && s["last_pass_result"] == "converged"
-            {
-                return s["passes"].as_u64().unwrap_or_default();
+            if let Some(passes) = self.synced(rt, commit) {
+                return passes;
             }
             assert!(
                 started.elapsed() < PASS_TIMEOUT,
                 "drover run did not sync {commit}: {}",
+                self.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits until the history of job `id` (`/status/jobs/default/<id>`) tells the end of
+    /// `deployment`: succeeded, failed or superseded.
+    fn wait_ended(&self, rt: &Runtime, id: &str, deployment: &str) {
+        let url = format!("{}/status/jobs/default/{id}", self.url);
+        let started = Instant::now();
+        loop {
+            let history: Option<serde_json::Value> = rt.block_on(async {
+                let response = self.http.get(&url).send().await.ok()?;
+                response.json().await.ok()
+            });
+            let events = history.as_ref().and_then(|h| h["events"].as_array());
+            let ended = events.into_iter().flatten().any(|e| {
+                e["deployment"] == deployment
+                    && ["succeeded", "failed", "superseded"]
+                        .contains(&e["kind"].as_str().unwrap_or(""))
+            });
+            if ended {
+                return;
+            }
+            assert!(
+                started.elapsed() < PASS_TIMEOUT,
+                "drover never reported the end of {id}'s deployment {deployment}: {}",
                 self.log_tail()
             );
             std::thread::sleep(Duration::from_millis(10));
@@ -846,12 +1032,12 @@ fn mib(kib: Option<u64>) -> String {
 
 fn table(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| N | cold sync ms (fetch) | calls | lower bound ms | ratio | `sync --once` ms (CPU ms: drover / sim) | no-op ms | calls | git fetch ms | ratio | one file ms | calls | ratio to no-op | webhook to register ms | peak RSS MiB | steady RSS MiB | idle CPU % (polls) |\n\
-         | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        "| N | cold sync ms (fetch) | calls | lower bound ms | ratio | `sync --once` ms (CPU ms: drover / sim) | no-op ms | calls | git fetch ms | ratio | one file ms | calls | ratio to no-op | webhook to register ms | webhook to register during a rollout ms | peak RSS MiB | steady RSS MiB | idle CPU % (polls) |\n\
+         | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
     );
     for r in rows {
         out.push_str(&format!(
-            "| {} | {} ({}) | {} | {} | {:.2} | {} ({} / {}) | {} | {} | {} | {:.2} | {} | {} | {:.2} | {} | {} | {} | {:.2} ({}) |\n",
+            "| {} | {} ({}) | {} | {} | {:.2} | {} ({} / {}) | {} | {} | {} | {:.2} | {} | {} | {:.2} | {} | {} | {} | {} | {:.2} ({}) |\n",
             r.n,
             ms(r.cold),
             ms(r.cold_fetch),
@@ -869,6 +1055,7 @@ fn table(rows: &[Row]) -> String {
             r.one_calls,
             ratio(r.one, r.noop),
             ms(r.run.webhook),
+            ms(r.run.webhook_during_rollout),
             mib(Some(r.once.peak_rss_kib)),
             mib(r.run.steady_rss_kib),
             r.run.idle_cpu_percent,
@@ -950,6 +1137,10 @@ fn main() {
              - webhook to register: `drover run` (the release binary, synced, polling hourly) gets a \
              signed GitHub push of a commit that changes one job; the time from sending it until the \
              simulator has handled the register (its log is polled every millisecond).\n\
+             - webhook to register during a rollout: the same while another job's deployment is in \
+             flight, an hour long in the simulator's time (3.6 s real): that job was pushed first, \
+             and its pass had ended (waited for up to half the rollout). A pass ends when its \
+             registrations are submitted, so both figures should be alike.\n\
              - peak RSS: `drover sync --once --detach` (the release binary) making the cold sync.\n\
              - steady RSS: the `drover run` of the webhook figure after {idle_passes} more passes (60 \
              are an hour at the default 60 s poll), each a webhook for a commit that changes no job file.\n\
