@@ -4,6 +4,7 @@
 //! progress replaces its previous progress event instead of piling up.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use serde::de::{Deserialize, Deserializer};
 use serde::ser::{Serialize, SerializeSeq, Serializer};
@@ -12,17 +13,18 @@ use super::{Event, EventKind};
 
 /// Events kept per job.
 pub const PER_JOB: usize = 20;
-/// What every job's events together may weigh (see [`Event::weight`]): with 5,000 jobs about
-/// 4 events each, under a tenth of the daemon's memory target.
+/// What every job's events together may weigh in memory (see [`Event::weight`], plus the
+/// history's own bookkeeping): some 5,000 events, the last one or two of each of 5,000 jobs,
+/// a twentieth of the daemon's memory target.
 pub const MAX_HISTORY_BYTES: usize = 2 * 1024 * 1024;
 
 /// Events by job (`namespace/job`), oldest first.
 #[derive(Debug, Clone, Default)]
 pub struct History {
-    jobs: HashMap<String, VecDeque<(u64, Event)>>,
+    jobs: HashMap<Arc<str>, VecDeque<(u64, Event)>>,
     /// Every kept event's sequence number and job, oldest first; entries of events already
     /// dropped by their job's own bound are skipped when met.
-    order: VecDeque<(u64, String)>,
+    order: VecDeque<(u64, Arc<str>)>,
     next: u64,
     bytes: usize,
 }
@@ -31,6 +33,9 @@ fn job_key(namespace: &str, job: &str) -> String {
     format!("{namespace}/{job}")
 }
 
+/// What keeping one more event costs besides the event: its place in the order of all.
+const BOOKKEEPING: usize = std::mem::size_of::<(u64, Arc<str>)>() + 8;
+
 impl History {
     pub fn is_empty(&self) -> bool {
         self.jobs.is_empty()
@@ -38,21 +43,25 @@ impl History {
 
     /// The job's events, newest first.
     pub fn of(&self, namespace: &str, job: &str) -> Option<impl Iterator<Item = &Event>> {
-        let events = self.jobs.get(&job_key(namespace, job))?;
+        let events = self.jobs.get(job_key(namespace, job).as_str())?;
         Some(events.iter().rev().map(|(_, e)| e))
     }
 
     /// The job's newest event.
     pub fn last(&self, namespace: &str, job: &str) -> Option<&Event> {
         self.jobs
-            .get(&job_key(namespace, job))
+            .get(job_key(namespace, job).as_str())
             .and_then(|events| events.back())
             .map(|(_, e)| e)
     }
 
     /// Keeps `event`, dropping what the bounds require.
     pub fn push(&mut self, event: Event) {
-        let key = job_key(&event.namespace, &event.job);
+        let name = job_key(&event.namespace, &event.job);
+        let key = match self.jobs.get_key_value(name.as_str()) {
+            Some((key, _)) => key.clone(),
+            None => Arc::from(name),
+        };
         let events = self.jobs.entry(key.clone()).or_default();
         let replaces = events.back().is_some_and(|(_, last)| {
             event.kind == EventKind::Progress
@@ -60,16 +69,16 @@ impl History {
                 && last.deployment == event.deployment
         });
         if replaces && let Some((_, last)) = events.pop_back() {
-            self.bytes -= last.weight();
+            self.bytes -= last.weight() + BOOKKEEPING;
         }
         let seq = self.next;
         self.next += 1;
-        self.bytes += event.weight();
+        self.bytes += event.weight() + BOOKKEEPING;
         events.push_back((seq, event));
         if events.len() > PER_JOB
             && let Some((_, dropped)) = events.pop_front()
         {
-            self.bytes -= dropped.weight();
+            self.bytes -= dropped.weight() + BOOKKEEPING;
         }
         self.order.push_back((seq, key));
         while self.bytes > MAX_HISTORY_BYTES {
@@ -92,7 +101,7 @@ impl History {
             };
             if events.front().is_some_and(|(s, _)| *s == seq) {
                 if let Some((_, e)) = events.pop_front() {
-                    self.bytes -= e.weight();
+                    self.bytes -= e.weight() + BOOKKEEPING;
                 }
                 if events.is_empty() {
                     self.jobs.remove(&key);

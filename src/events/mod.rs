@@ -199,27 +199,36 @@ impl Event {
         self
     }
 
-    /// Roughly what the event holds in memory and in the state file.
+    /// What the event holds in memory: itself, and each string and group on the heap with
+    /// the allocator's own overhead.
     pub(crate) fn weight(&self) -> usize {
-        const FIXED: usize = 96;
-        let strings = self.source.len()
-            + self.namespace.len()
-            + self.job.len()
-            + self.commit.as_ref().map_or(0, String::len)
-            + self.deployment.as_ref().map_or(0, String::len)
-            + self.detail.len();
-        FIXED
-            + strings
-            + self
-                .groups
-                .iter()
-                .map(|g| 64 + g.group.len())
-                .sum::<usize>()
+        const PER_ALLOCATION: usize = 16;
+        let heap = |text: &str| match text.len() {
+            0 => 0,
+            n => n + PER_ALLOCATION,
+        };
+        let strings = [&self.source, &self.namespace, &self.job, &self.detail]
+            .into_iter()
+            .chain(self.commit.as_ref())
+            .chain(self.deployment.as_ref())
+            .map(|s| heap(s))
+            .sum::<usize>();
+        let groups = self
+            .groups
+            .iter()
+            .map(|g| std::mem::size_of::<GroupProgress>() + heap(&g.group))
+            .sum::<usize>();
+        let group_list = if self.groups.is_empty() {
+            0
+        } else {
+            PER_ALLOCATION
+        };
+        std::mem::size_of::<Self>() + strings + groups + group_list
     }
 }
 
 /// How many events a slow subscriber may fall behind before it misses some (it is told).
-const BUS_CAPACITY: usize = 1024;
+const BUS_CAPACITY: usize = 256;
 
 /// The in-process subscription: every published event reaches every subscriber. Cheap to
 /// clone. Publishing never waits: a subscriber that falls behind loses the oldest events.

@@ -7,7 +7,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -109,6 +109,8 @@ pub struct Store {
     writing: Mutex<()>,
     /// When the latest write began.
     last_write: Mutex<Option<Instant>>,
+    /// The size of the latest encoding, to encode the next one into a buffer of that size.
+    last_size: AtomicUsize,
 }
 
 impl Store {
@@ -123,6 +125,7 @@ impl Store {
             saved: AtomicU64::new(0),
             writing: Mutex::new(()),
             last_write: Mutex::new(None),
+            last_size: AtomicUsize::new(0),
         }
     }
 
@@ -232,8 +235,15 @@ impl Store {
             sources: &state.sources,
             history: &state.history,
         };
+        // One buffer of about the last size instead of a doubling series of them: with thousands
+        // of jobs the file is megabytes, and the series would leave the daemon's heap
+        // fragmented by every save.
+        let last = self.last_size.load(Ordering::Relaxed);
+        let mut bytes = Vec::with_capacity(last + last / 8);
         // Compact: a person reads it with `jq`, and compact is a third smaller to write.
-        serde_json::to_vec(&envelope).map_err(|e| self.write_error(e.into()))
+        serde_json::to_writer(&mut bytes, &envelope).map_err(|e| self.write_error(e.into()))?;
+        self.last_size.store(bytes.len(), Ordering::Relaxed);
+        Ok(bytes)
     }
 
     fn write(&self, bytes: &[u8]) -> Result<(), StateError> {
