@@ -1,23 +1,27 @@
 //! State: what drover applied, from which commit and file, and how it ended — per source and
-//! per job — kept in one JSON file in the state directory and written atomically.
+//! per job — and each job's last events, kept in one JSON file in the state directory and
+//! written atomically.
 //!
-//! Owns the records and their file. Never calls Nomad or Git: when the file is lost or
-//! unreadable, the caller lists the live jobs and [`SourceState::rebuild_from_live`] recovers
-//! the records from their ownership meta. Never decides what to do with a job (`reconcile`
-//! reads these records; `apply` and `track` write them).
+//! Owns the records, the history's place in the file, the file, and the [`Recorder`] through
+//! which the passes and the deployment follower change the state and publish events. Never
+//! calls Nomad or Git: when the file is lost or unreadable, the caller lists the live jobs and
+//! [`SourceState::rebuild_from_live`] recovers the records from their ownership meta. Never
+//! decides what to do with a job (`reconcile` reads these records; `sync` and `follow` write
+//! them).
 //!
 //! # Concurrency
-//! The daemon holds one [`State`] behind a mutex and changes it after each job's outcome through
-//! [`Store::change_and_save`] (on disk when it returns) or [`Store::change_and_save_within`]
-//! (on disk within an interval, for what Nomad's ownership meta restores). Saves are group
+//! The daemon holds one [`State`] behind a mutex (in the [`Recorder`]) and changes it after
+//! each job's outcome through [`Store::change_and_save`] (on disk when it returns) or
+//! [`Store::change_and_save_within`] (written at once unless a write began within an interval,
+//! else with the next write: for what Nomad's ownership meta restores). Saves are group
 //! commits: one is written at a time, encoded under the state lock so that an older snapshot
 //! never replaces a newer one, and the changes made meanwhile go into the next. A save encodes
-//! the whole state and costs two `fsync`s: measured with 5,000 jobs, the file is 2.3 MB (about
-//! 460 bytes a job) and a save takes about 95 ms in a debug build, nearly all of it encoding
-//! (an optimised build encodes several times faster); the fsyncs were a few milliseconds on
-//! ext4. Only jobs that were
-//! registered or re-planned change the state, so an unchanged pass saves once. A save blocks:
-//! async code calls it from `spawn_blocking`.
+//! the whole state and costs two `fsync`s: measured with 5,000 jobs (before the history was
+//! kept), the file is 2.3 MB (about 460 bytes a job) and a save takes about 95 ms in a debug
+//! build, nearly all of it encoding (an optimised build encodes several times faster); the
+//! fsyncs were a few milliseconds on ext4. Only jobs that were registered or re-planned change
+//! the state, so an unchanged pass saves once. A save blocks: async code calls it from
+//! `spawn_blocking`.
 
 mod ownership;
 mod recorder;
