@@ -11,8 +11,8 @@ use serde::Serialize;
 use crate::config::{RepoUrl, Revision, Source};
 use crate::events::{Event, EventKind, Outcome};
 use crate::leader::Holder;
-use crate::state::JobRecord;
 use crate::state::SourceState;
+use crate::state::{JobKey, JobRecord};
 use crate::sync::{PassReport, Status};
 
 /// A source that has not finished a pass within this many intervals is stuck.
@@ -81,9 +81,9 @@ pub struct SourceStatus {
     pub last_error: Option<String>,
     pub passes: u64,
     pub jobs: Vec<JobStatus>,
-    /// Where each job (`namespace/id`) is in `jobs`, for the events.
+    /// Where each job is in `jobs`, for the events.
     #[serde(skip)]
-    index: HashMap<String, usize>,
+    index: HashMap<JobKey, usize>,
     #[serde(skip)]
     interval: Duration,
     #[serde(skip)]
@@ -322,15 +322,9 @@ impl Board {
         s.last_fetched_commit.clone_from(&state.last_fetched_commit);
         s.last_synced_commit.clone_from(&state.last_synced_commit);
         if report.error.is_none() {
-            let jobs = jobs(report, state, &s.jobs, &s.index);
-            s.index = jobs
-                .iter()
-                .enumerate()
-                .filter_map(|(i, j)| {
-                    Some((format!("{}/{}", j.namespace.as_ref()?, j.id.as_ref()?), i))
-                })
-                .collect();
+            let (jobs, index) = jobs(report, state, &s.jobs, &s.index);
             s.jobs = jobs;
+            s.index = index;
         }
     }
 
@@ -340,7 +334,7 @@ impl Board {
         let Some(s) = inner.sources.get_mut(&event.source) else {
             return;
         };
-        let key = format!("{}/{}", event.namespace, event.job);
+        let key = JobKey::new(&event.namespace, &event.job);
         if !s.index.contains_key(&key) {
             // A job new in a pass still running: shown from its first event, completed when
             // the pass ends.
@@ -488,15 +482,15 @@ fn display_url(url: &RepoUrl) -> String {
     }
 }
 
-/// The jobs of a finished pass; a deployment still followed keeps the progress the events
-/// gave it (`before`, `index`: the board's jobs until now).
+/// The jobs of a finished pass and where each is among them; a deployment still followed
+/// keeps the progress the events gave it (`before`, `index`: the board's jobs until now).
 fn jobs(
     report: &PassReport,
     state: &SourceState,
     before: &[JobStatus],
-    index: &HashMap<String, usize>,
-) -> Vec<JobStatus> {
-    report
+    index: &HashMap<JobKey, usize>,
+) -> (Vec<JobStatus>, HashMap<JobKey, usize>) {
+    let jobs: Vec<JobStatus> = report
         .jobs
         .iter()
         .map(|j| {
@@ -506,7 +500,7 @@ fn jobs(
             let earlier = j
                 .job
                 .as_ref()
-                .and_then(|k| index.get(&k.to_string()))
+                .and_then(|k| index.get(k))
                 .and_then(|&i| before.get(i))
                 .filter(|_| state == JobState::Deploying);
             JobStatus {
@@ -525,7 +519,14 @@ fn jobs(
                     .then(|| j.detail.clone()),
             }
         })
-        .collect()
+        .collect();
+    let index = report
+        .jobs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, j)| Some((j.job.clone()?, i)))
+        .collect();
+    (jobs, index)
 }
 
 fn job_state(status: Status, record: Option<&JobRecord>) -> JobState {
