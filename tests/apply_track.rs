@@ -79,6 +79,7 @@ async fn follow_to_end(sim: &Sim, id: &str, eval_id: String, settings: Settings)
         .follow_and_wait(registration)
         .await
         .expect("the follower tells how it ended")
+        .tracked
 }
 
 #[tokio::test]

@@ -287,7 +287,12 @@ pub async fn serve_config(path: PathBuf, config: Config) -> anyhow::Result<ExitC
     );
     root.cancel();
     tracker.close();
-    if tokio::time::timeout(shutdown_timeout, tracker.wait())
+    // The followers too: an outcome being recorded is written before the process ends.
+    let finished = async {
+        tracker.wait().await;
+        shared.followers.stopped().await;
+    };
+    if tokio::time::timeout(shutdown_timeout, finished)
         .await
         .is_err()
     {
@@ -362,16 +367,12 @@ const RESUME_RETRY: Duration = Duration::from_secs(10);
 /// Finds the deployments in flight for every source, cluster by cluster, from Nomad itself,
 /// and hands them to the followers; tries again until Nomad answers.
 async fn resume(shared: Shared, config: Arc<Config>, cancel: CancellationToken) {
-    let mut clusters: HashMap<&str, HashMap<String, follow::Settings>> = HashMap::new();
+    let mut clusters: HashMap<&str, Vec<&Source>> = HashMap::new();
     for source in &config.sources {
-        let settings = follow::Settings {
-            auto_promote: source.auto_promote,
-            rollback_on_failure: source.rollback_on_failure,
-        };
         clusters
             .entry(source.cluster.name.as_str())
             .or_default()
-            .insert(source.name.clone(), settings);
+            .push(source);
     }
     for (name, sources) in clusters {
         let Some(cluster) = config.cluster(name) else {

@@ -17,7 +17,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-pub use history::{History, MAX_HISTORY_BYTES, PER_JOB};
+pub use history::History;
 pub use outcome::{Outcome, Tracked};
 
 /// What happened.

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::config::Source;
 use crate::events::{GroupProgress, Outcome, Tracked};
 use crate::nomad::{self, Client, Deployment, DeploymentStatus, Evaluation, Query};
 
@@ -15,6 +16,20 @@ pub struct Settings {
     /// Revert a failed deployment to the latest stable version when the job does not
     /// `auto_revert` itself.
     pub rollback_on_failure: bool,
+}
+
+/// The meta key a job file sets to ask for canary promotion regardless of the source.
+pub const AUTO_PROMOTE_META: &str = "drover.auto_promote";
+
+impl Settings {
+    /// What `source` asks of its jobs' deployments, with the job's own `drover.auto_promote`
+    /// (its meta value, if any): `"true"` promotes whatever the source says.
+    pub fn of(source: &Source, auto_promote_meta: Option<&str>) -> Self {
+        Self {
+            auto_promote: source.auto_promote || auto_promote_meta == Some("true"),
+            rollback_on_failure: source.rollback_on_failure,
+        }
+    }
 }
 
 /// Each group's counts, in the deployment's (alphabetical) group order.

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use super::watch::{self, Snapshot};
-use super::{Command, Registration, Shared, Start, act};
+use super::{Command, Registration, Shared, Start, Told, act};
 use crate::events::{Event, EventKind, GroupProgress, Outcome, Tracked, progress_line};
 use crate::nomad::{self, Client, Deployment, EvalStatus, Evaluation, IndexTracker, Query};
 use crate::state::{JobKey, JobOutcome, JobRecord, Save};
@@ -53,7 +53,7 @@ struct Flight {
     groups: Vec<GroupProgress>,
     /// Why allocations were not placed, from the evaluation.
     reasons: Vec<String>,
-    waiter: Option<oneshot::Sender<Tracked>>,
+    waiter: Option<oneshot::Sender<Told>>,
     /// A person's action is awaited (promotion, resume), and that was said once.
     awaiting_said: bool,
 }
@@ -135,11 +135,7 @@ impl Follower {
         self.client.in_namespace(job.namespace.clone())
     }
 
-    async fn follow(
-        &mut self,
-        registration: Registration,
-        waiter: Option<oneshot::Sender<Tracked>>,
-    ) {
+    async fn follow(&mut self, registration: Registration, waiter: Option<oneshot::Sender<Told>>) {
         let job = registration.job.clone();
         if let Some(old) = self.flights.remove(&job) {
             if matches!(registration.start, Start::Deployment(_)) {
@@ -181,7 +177,7 @@ impl Follower {
         &self,
         registration: Registration,
         generation: u64,
-        waiter: Option<oneshot::Sender<Tracked>>,
+        waiter: Option<oneshot::Sender<Told>>,
     ) -> Flight {
         Flight {
             registration,
@@ -391,14 +387,15 @@ impl Follower {
         if !paused {
             tracked.outcome = Outcome::AwaitingPromotion;
         }
-        if let Some(waiter) = flight.waiter.take() {
-            let _ = waiter.send(tracked);
-        }
         let detail = if paused {
             "deployment paused; waiting for it to be resumed"
         } else {
             "canaries healthy; waiting for promotion"
         };
+        if let Some(waiter) = flight.waiter.take() {
+            let detail = detail.to_owned();
+            let _ = waiter.send(Told { tracked, detail });
+        }
         let event = self.event(job, EventKind::Progress).detail(detail);
         self.shared.recorder.publish(event);
     }
@@ -424,22 +421,19 @@ impl Follower {
                 self.mark_known_bad(&flight.registration).await;
                 let settings = flight.registration.settings;
                 let rollback = if !settings.rollback_on_failure {
-                    ""
+                    String::new()
                 } else if act::reverts_itself(d) {
-                    "; the job's auto_revert rolls it back"
+                    "; the job's auto_revert rolls it back".to_owned()
                 } else {
                     match act::rollback(&self.client_for(&job), d).await {
-                        Ok(reverted) => {
-                            tracked.reverted_to = reverted;
-                            if reverted.is_none() {
-                                "; no stable version to roll back to"
-                            } else {
-                                ""
-                            }
+                        Ok(Some(to)) => {
+                            tracked.reverted_to = Some(to);
+                            format!("; rolled back to v{to}")
                         }
+                        Ok(None) => "; no stable version to roll back to".to_owned(),
                         Err(e) => {
                             tracing::error!(job = %job, error = %e, "deployment failed and the rollback was refused");
-                            "; the rollback failed"
+                            "; the rollback failed".to_owned()
                         }
                     }
                 };
@@ -490,7 +484,7 @@ impl Follower {
             .event_of(&old.registration, EventKind::Superseded)
             .version(old.version)
             .deployment(old.deployment.as_deref())
-            .detail(detail);
+            .detail(detail.clone());
         self.shared.recorder.publish(event);
         let outcome = tracked.clone();
         self.record(&old.registration, Save::Soon, true, move |record, _| {
@@ -501,7 +495,7 @@ impl Follower {
         })
         .await;
         if let Some(waiter) = old.waiter {
-            let _ = waiter.send(tracked);
+            let _ = waiter.send(Told { tracked, detail });
         }
     }
 
@@ -513,7 +507,7 @@ impl Follower {
             .event_of(&registration, kind)
             .version(tracked.job_version.or(flight.version))
             .deployment(tracked.deployment_id.as_deref())
-            .detail(detail)
+            .detail(detail.clone())
             .groups(flight.groups);
         let save = if matches!(tracked.outcome, Outcome::Failed { .. }) {
             Save::Now
@@ -533,7 +527,7 @@ impl Follower {
         .await;
         self.shared.recorder.publish(event);
         if let Some(waiter) = flight.waiter {
-            let _ = waiter.send(tracked);
+            let _ = waiter.send(Told { tracked, detail });
         }
     }
 

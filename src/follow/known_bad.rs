@@ -15,7 +15,7 @@ use crate::nomad::{self, Client, Query};
 use crate::state::{JobKey, JobRecord, KNOWN_BAD_PER_JOB, Recorder, Save};
 
 /// The variables live under this path, one per source.
-pub const KNOWN_BAD_PREFIX: &str = "drover/known-bad";
+const KNOWN_BAD_PREFIX: &str = "drover/known-bad";
 /// The one item of the variable: a JSON object of job (`namespace/id`) to fingerprints, oldest
 /// first. One item, because job IDs may hold characters an item key should not.
 const ITEM: &str = "specs";

@@ -34,9 +34,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use act::Settings;
-pub use known_bad::{KNOWN_BAD_PREFIX, SharedKnownBad};
-pub use resume::{AUTO_PROMOTE_META, resume};
+pub use act::{AUTO_PROMOTE_META, Settings};
+pub use known_bad::SharedKnownBad;
+pub use resume::resume;
 
 use crate::config::Cluster;
 use crate::events::Tracked;
@@ -69,10 +69,17 @@ pub struct Registration {
 
 /// How the registration ended, or where it waits for a person (canaries awaiting promotion, a
 /// paused deployment): what `sync --once` reports.
-pub type Waiter = oneshot::Receiver<Tracked>;
+pub type Waiter = oneshot::Receiver<Told>;
+
+/// What the follower tells whoever waits: the outcome, and the words its event has for it.
+#[derive(Debug, Clone)]
+pub struct Told {
+    pub tracked: Tracked,
+    pub detail: String,
+}
 
 enum Command {
-    Follow(Registration, Option<oneshot::Sender<Tracked>>),
+    Follow(Registration, Option<oneshot::Sender<Told>>),
 }
 
 /// The follower of one cluster. Cheap to clone.

@@ -8,18 +8,16 @@
 
 use std::collections::HashMap;
 
-use super::{Handle, Registration, Settings, Start};
+use super::{AUTO_PROMOTE_META, Handle, Registration, Settings, Start};
+use crate::config::Source;
 use crate::nomad::{self, Client, Deployment, DeploymentStatus, Query};
 use crate::state::{JobKey, META_FINGERPRINT, Ownership, Recorder};
 
-/// The meta key a job file sets to ask for canary promotion regardless of the source.
-pub const AUTO_PROMOTE_META: &str = "drover.auto_promote";
-
-/// Hands every deployment in flight for `sources` (name and settings, all on the cluster of
-/// `client`) to `follower`; returns how many.
+/// Hands every deployment in flight for `sources` (all on the cluster of `client`) to
+/// `follower`; returns how many.
 pub async fn resume(
     client: &Client,
-    sources: &HashMap<String, Settings>,
+    sources: &[&Source],
     recorder: &Recorder,
     follower: &Handle,
 ) -> Result<usize, nomad::Error> {
@@ -42,7 +40,7 @@ pub async fn resume(
         let Some(owner) = Ownership::from_meta(&meta) else {
             continue;
         };
-        let Some(settings) = sources.get(&owner.source) else {
+        let Some(source) = sources.iter().find(|s| s.name == owner.source) else {
             continue;
         };
         let key = crate::state::LiveJob::from_stub(&stub).key;
@@ -66,8 +64,6 @@ pub async fn resume(
         if !(unfinished || ended_unseen) {
             continue;
         }
-        let mut settings = *settings;
-        settings.auto_promote |= meta.get(AUTO_PROMOTE_META).map(String::as_str) == Some("true");
         let fingerprint = fingerprint
             .or_else(|| applied(recorder, &owner.source, &key))
             .unwrap_or_default();
@@ -78,7 +74,7 @@ pub async fn resume(
             start: Start::Deployment(d.id.clone()),
             fingerprint,
             commit: owner.commit.clone(),
-            settings,
+            settings: Settings::of(source, meta.get(AUTO_PROMOTE_META).map(String::as_str)),
         });
         resumed += 1;
     }

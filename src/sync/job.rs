@@ -14,8 +14,8 @@ use super::prepare::PreparedSet;
 use super::{Context, JobReport, Options, Status};
 use crate::apply::{self, Applied, Intent, Submit};
 use crate::config::Source;
-use crate::events::{Event, EventKind, Outcome, Tracked};
-use crate::follow::{self, AUTO_PROMOTE_META, Registration, Start};
+use crate::events::{Event, EventKind, Outcome};
+use crate::follow::{self, AUTO_PROMOTE_META, Registration, Start, Told};
 use crate::nomad::Client;
 use crate::reconcile::{Action, ActionKind, Block, PruneRefusal, Reason};
 use crate::render::{self, Prepared, RenderedJob};
@@ -331,10 +331,7 @@ async fn apply_and_hand_over(
         start: Start::Evaluation(eval_id),
         fingerprint,
         commit: env.commit.clone(),
-        settings: follow::Settings {
-            auto_promote: env.source.auto_promote || wants_auto_promote(&rendered.job),
-            rollback_on_failure: env.source.rollback_on_failure,
-        },
+        settings: follow::Settings::of(&env.source, auto_promote_meta(&rendered.job)),
     };
     let follower = match env.ctx.followers.of(&env.source.cluster) {
         Ok(follower) => follower,
@@ -354,19 +351,19 @@ async fn apply_and_hand_over(
             format!("registered ({summary}); stopped following before its deployment ended");
         Ok((Status::Submitted, detail, false))
     };
-    let tracked = tokio::select! {
-        tracked = waiter => match tracked {
-            Ok(tracked) => tracked,
+    let told = tokio::select! {
+        told = waiter => match told {
+            Ok(told) => told,
             Err(_) => return stopped(),
         },
         () = env.ctx.shutdown.cancelled() => return stopped(),
     };
-    let status = match &tracked.outcome {
+    let status = match &told.tracked.outcome {
         o if o.converged() => Status::Synced,
         Outcome::AwaitingPromotion | Outcome::Paused => Status::Pending,
         _ => Status::Failed,
     };
-    Ok((status, outcome_detail(&tracked, &summary), true))
+    Ok((status, outcome_detail(&told, &summary), true))
 }
 
 /// Whether the state marks `fingerprint` of `job` known-bad now.
@@ -379,40 +376,21 @@ fn known_bad(env: &Env, job: &JobKey, fingerprint: &str) -> bool {
         .is_some_and(|r| r.is_known_bad(fingerprint))
 }
 
-fn wants_auto_promote(job: &serde_json::Value) -> bool {
-    job.get("Meta")
-        .and_then(|m| m.get(AUTO_PROMOTE_META))
-        .and_then(serde_json::Value::as_str)
-        == Some("true")
+/// The job's own `drover.auto_promote` meta, if it has one.
+fn auto_promote_meta(job: &serde_json::Value) -> Option<&str> {
+    job.get("Meta")?.get(AUTO_PROMOTE_META)?.as_str()
 }
 
-fn outcome_detail(tracked: &Tracked, summary: &str) -> String {
-    let version = tracked
-        .job_version
-        .map(|v| format!(" v{v}"))
-        .unwrap_or_default();
-    let what = match &tracked.outcome {
-        Outcome::Successful => format!("deployed{version}: {} healthy", tracked.healthy),
-        Outcome::NoDeployment => "registered; no deployment for this job type".to_owned(),
-        Outcome::NoEvaluation => "registered; runs on its schedule or dispatch".to_owned(),
-        Outcome::AwaitingPromotion => format!("canaries healthy{version}; waiting for promotion"),
-        Outcome::Paused => format!("deployment{version} paused"),
-        Outcome::Superseded => format!("deployment{version} superseded by a newer registration"),
-        Outcome::Failed { description } => {
-            let rollback = tracked
-                .reverted_to
-                .map(|v| format!("; rolled back to v{v}"))
-                .unwrap_or_default();
-            format!("deployment failed{version}: {description}{rollback}")
-        }
-        other => format!("{other:?}").to_lowercase(),
-    };
-    let reasons = if tracked.reasons.is_empty() {
+/// What the follower told of the registration's end, with what the plan changed and why
+/// allocations were not placed.
+fn outcome_detail(told: &Told, summary: &str) -> String {
+    let reasons = &told.tracked.reasons;
+    let reasons = if reasons.is_empty() {
         String::new()
     } else {
-        format!(" [{}]", tracked.reasons.join("; "))
+        format!(" [{}]", reasons.join("; "))
     };
-    format!("{what} ({summary}){reasons}")
+    format!("{} ({summary}){reasons}", told.detail)
 }
 
 /// Changes one job's record and saves the state.
