@@ -614,15 +614,13 @@ fn webhook_to_register(
     for run in 0..runs {
         // A version no earlier change used.
         let changed = (run * 7919 + 1) % n;
-        served.repo.write(
-            &job_path(changed),
-            &job_file(changed, runs + run + 1, Rollout::Quick),
-        );
-        let commit = served.commit("one job changes, pushed");
-        sim.clear_requests();
-        let started = Instant::now();
-        agent.push(rt, &served.url);
-        let elapsed = wait_register(sim, started);
+        let change = Change {
+            job: changed,
+            version: runs + run + 1,
+            rollout: Rollout::Quick,
+            message: "one job changes, pushed",
+        };
+        let (commit, elapsed) = push_timed(rt, sim, served, agent, &change);
         agent.wait_synced(rt, &commit);
         eprintln!("N={n}: webhook run {run}: register after {elapsed:?}");
         times.push(elapsed);
@@ -655,13 +653,13 @@ fn webhook_during_rollout(
         let version = 2 * runs + run + 1;
         let long = (run * 7919 + 2) % n;
         let other = (long + n / 2) % n;
-        served
-            .repo
-            .write(&job_path(long), &job_file(long, version, Rollout::Long));
-        let commit = served.commit("one job's long rollout, pushed");
-        sim.clear_requests();
-        agent.push(rt, &served.url);
-        wait_register(sim, Instant::now());
+        let change = Change {
+            job: long,
+            version,
+            rollout: Rollout::Long,
+            message: "one job's long rollout, pushed",
+        };
+        let (commit, _) = push_timed(rt, sim, served, agent, &change);
         let deployment = running_deployment(sim, long);
         let deadline = Instant::now() + rollout_real / 2;
         let pass_ended = loop {
@@ -680,14 +678,13 @@ fn webhook_during_rollout(
             );
         }
 
-        served
-            .repo
-            .write(&job_path(other), &job_file(other, version, Rollout::Quick));
-        let commit = served.commit("another job changes, pushed");
-        sim.clear_requests();
-        let started = Instant::now();
-        agent.push(rt, &served.url);
-        let elapsed = wait_register(sim, started);
+        let change = Change {
+            job: other,
+            version,
+            rollout: Rollout::Quick,
+            message: "another job changes, pushed",
+        };
+        let (commit, elapsed) = push_timed(rt, sim, served, agent, &change);
         let status = deployment_status(sim, &deployment);
         agent.wait_synced(rt, &commit);
         sim.advance(LONG_ROLLOUT);
@@ -698,6 +695,32 @@ fn webhook_during_rollout(
         times.push(elapsed);
     }
     mid(times)
+}
+
+/// A new version of one job, committed and pushed by [`push_timed`].
+struct Change {
+    job: usize,
+    version: usize,
+    rollout: Rollout,
+    message: &'static str,
+}
+
+/// Commits `change`, sends the webhook and waits for its register call in the simulator's log;
+/// the commit and the time from the webhook to that register.
+fn push_timed(
+    rt: &Runtime,
+    sim: &Sim,
+    served: &Served,
+    agent: &Agent,
+    change: &Change,
+) -> (String, Duration) {
+    let file = job_file(change.job, change.version, change.rollout);
+    served.repo.write(&job_path(change.job), &file);
+    let commit = served.commit(change.message);
+    sim.clear_requests();
+    let started = Instant::now();
+    agent.push(rt, &served.url);
+    (commit, wait_register(sim, started))
 }
 
 /// Waits until the simulator runs the latest version of job `i` and its deployment; the
