@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use drover::render::{self, ErrorKind, RenderError, RenderedJob, Settings, Variables};
+use drover::render::{self, ErrorKind, Given, RenderError, RenderedJob, Settings, Variables};
 use drover::source::RepoFiles;
 use drover::validate::WorkTree;
 use nomad_sim::Sim;
@@ -160,7 +160,7 @@ fn the_fingerprint_follows_the_inputs_and_not_the_commit() {
     std::fs::write(dir.path().join("vars/prod.hcl"), "image_tag = \"2\"\n").expect("write");
     assert_ne!(second, fp(), "a var file is an input");
     let mut other = settings();
-    other.variables = BTreeMap::from([("image_tag".into(), "3".into())]);
+    other.variables = BTreeMap::from([("image_tag".into(), Given::Text("3".into()))]);
     let with_var = prepare(&files, "jobs/web/web.nomad.hcl", &other).expect("prepares");
     assert_ne!(with_var.fingerprint, fp(), "inline variables are inputs");
 }

@@ -467,6 +467,49 @@ async fn a_var_file_change_rerenders_the_jobs_that_use_it() {
 }
 
 #[tokio::test]
+async fn source_variables_of_every_type_reach_the_job() {
+    // A TOML list and table, a number, and strings read as Nomad's `-var` reads them.
+    let w = World::new(
+        "variables = { dcs = [\"dc1\", \"dc2\"], labels = { team = \"ops\", tier = \"web\" }, \
+         replicas = 2, more_dcs = '[\"dc3\"]', more_labels = '{ owner = \"sre\" }' }\n",
+    )
+    .await;
+    let job = r#"
+variable "dcs" { type = list(string) }
+variable "more_dcs" { type = list(string) }
+variable "labels" { type = map(string) }
+variable "more_labels" { type = map(string) }
+variable "replicas" { type = number }
+job "web" {
+  datacenters = concat(var.dcs, var.more_dcs)
+  meta        = merge(var.labels, var.more_labels)
+  group "app" {
+    count = var.replicas
+    task "app" {
+      driver = "docker"
+      config {
+        image = "nginx:1"
+      }
+    }
+  }
+}
+"#;
+    w.repo.write("jobs/web.nomad.hcl", job);
+    w.repo.commit("web with typed variables");
+    let report = w.pass(Options::default()).await;
+    assert_eq!(status_of(&report, "web"), Status::Synced, "{report:#?}");
+    let live = w.sim.job("default", "web").expect("registered");
+    assert_eq!(
+        live["Datacenters"],
+        serde_json::json!(["dc1", "dc2", "dc3"])
+    );
+    assert_eq!(live["Meta"]["team"], "ops");
+    assert_eq!(live["Meta"]["tier"], "web");
+    assert_eq!(live["Meta"]["owner"], "sre");
+    assert_eq!(live["TaskGroups"][0]["Count"], 2);
+}
+
+#[tokio::test]
 async fn a_change_of_an_inlined_file_alone_rerenders_the_job_that_reads_it() {
     let w = World::new("").await;
     let reads_files = job_file("web", "nginx:1").replace(

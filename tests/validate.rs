@@ -300,3 +300,34 @@ fn config_mode_checks_each_source_at_its_commit() {
         text(&o.stdout)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_var_string_for_a_list_variable_is_read_as_nomad_reads_it() {
+    let sim = Sim::builder().start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let job = "variable \"dcs\" {\n  type = list(string)\n}\njob \"web\" {\n  datacenters = var.dcs\n  group \"g\" {\n    task \"t\" {\n      driver = \"docker\"\n      config {\n        image = \"nginx\"\n      }\n    }\n  }\n}\n";
+    std::fs::write(dir.path().join("web.nomad.hcl"), job).expect("write");
+    let (url, cwd) = (sim.url(), dir.path().to_owned());
+    let run = move |var: &'static str| {
+        Command::new(env!("CARGO_BIN_EXE_drover"))
+            .args(["validate", "--nomad", "--var", var, "web.nomad.hcl"])
+            .env("NOMAD_ADDR", &url)
+            .env_remove("DROVER_CONFIG")
+            .current_dir(&cwd)
+            .output()
+            .expect("run drover")
+    };
+    let (ok, bad) = tokio::task::spawn_blocking(move || {
+        (run(r#"dcs=["dc1", "dc2"]"#), run(r#"dcs=["s3cr3t""#))
+    })
+    .await
+    .expect("join");
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert_eq!(bad.status.code(), Some(1));
+    let err = text(&bad.stderr);
+    assert!(
+        err.starts_with("web.nomad.hcl:1:1: error: variable \"dcs\" is declared `list(string)`"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cr3t"), "the value leaked: {err}");
+}

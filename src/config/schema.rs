@@ -108,8 +108,9 @@ pub(super) struct RawSource {
     pub policy: Option<RawPolicy>,
     #[serde(default)]
     pub var_files: Vec<String>,
+    /// Any TOML value: strings, numbers, booleans, arrays and tables, nested.
     #[serde(default)]
-    pub variables: BTreeMap<String, String>,
+    pub variables: BTreeMap<String, toml::Value>,
     #[serde(default = "default_poll", with = "humantime_serde")]
     pub poll: Duration,
     #[serde(default)]

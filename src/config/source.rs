@@ -41,8 +41,8 @@ pub struct Source {
     pub policy: Policy,
     /// Repository-relative HCL variable files, applied in order.
     pub var_files: Vec<String>,
-    /// Job variables given inline; they win over `var_files`.
-    pub variables: BTreeMap<String, String>,
+    /// Job variables given inline, of any TOML type; they win over `var_files`.
+    pub variables: BTreeMap<String, toml::Value>,
     pub poll: Duration,
     pub prune: bool,
     /// Largest share of this source's managed jobs that one commit may prune, in `0..=1`.
@@ -211,6 +211,10 @@ fn check(raw: &RawSource, key: &KeyPath, cx: &Ctx) -> Result<(), ConfigError> {
         );
         return Err(cx.invalid(&key.key("variables").key(bad), message));
     }
+    if let Some((name, _)) = raw.variables.iter().find(|(_, v)| !finite(v)) {
+        let message = "holds a NaN or infinite number, which HCL cannot express".to_owned();
+        return Err(cx.invalid(&key.key("variables").key(name), message));
+    }
     if raw.poll < Duration::from_secs(1) {
         return Err(fail("poll", "must be at least 1s".to_owned()));
     }
@@ -236,6 +240,16 @@ fn check_repo_path(value: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Whether every float in `value` is finite.
+fn finite(value: &toml::Value) -> bool {
+    match value {
+        toml::Value::Float(f) => f.is_finite(),
+        toml::Value::Array(items) => items.iter().all(finite),
+        toml::Value::Table(table) => table.values().all(finite),
+        _ => true,
+    }
 }
 
 fn is_identifier(name: &str) -> bool {

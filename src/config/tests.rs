@@ -86,7 +86,7 @@ name = "platform"
 url = "git@git.example.com:ops/deploy.git"
 tag = "v1.2.3"
 cluster = "east"
-variables = { env = "prod" }
+variables = { env = "prod", datacenters = ["dc1", "dc2"], ports = { http = 8080 }, debug = true }
 poll = "2m"
 preserve_counts = "never"
 max_prune_fraction = 1
@@ -103,8 +103,17 @@ max_prune_fraction = 1
         "https://nomad.east.example.com:4646/"
     );
     assert_eq!(
-        source.variables.get("env").map(String::as_str),
+        source.variables.get("env").and_then(toml::Value::as_str),
         Some("prod")
+    );
+    let dcs = source
+        .variables
+        .get("datacenters")
+        .and_then(toml::Value::as_array);
+    assert_eq!(dcs.map(Vec::len), Some(2));
+    assert_eq!(
+        source.variables.get("debug").and_then(toml::Value::as_bool),
+        Some(true)
     );
     assert_eq!(
         (source.poll, source.preserve_counts),
@@ -226,6 +235,7 @@ fn source_errors_name_file_line_and_key() {
         ("empty paths", format!("{src}paths = []\n"), 4, &["`source[0].paths`", "at least one"]),
         ("climbing path", format!("{src}var_files = [\"a.hcl\", \"../b.hcl\"]\n"), 4, &["`source[0].var_files[1]`", "no `..`"]),
         ("bad variable", format!("{src}variables = {{ \"1x\" = \"v\" }}\n"), 4, &["`source[0].variables.1x`"]),
+        ("nan variable", format!("{src}variables = {{ ratios = [1.0, nan] }}\n"), 4, &["`source[0].variables.ratios`", "NaN or infinite"]),
         ("bad scheme", src.replace("https://", "ftp://"), 3, &["`source[0].url`", "unsupported scheme `ftp`"]),
     ];
     check_errors(cases);

@@ -57,6 +57,16 @@ pub enum ErrorKind {
     VarFile(FileError),
     #[error("var file: {0}")]
     VarContent(String),
+    /// A string from the source's variables (or `--var`) for a variable whose declared type
+    /// makes Nomad read it as an HCL expression, and it is not one. Never holds the value.
+    #[error(
+        "variable {name:?} is declared `{declared}`, so its string value from the source's variables is read as an HCL expression (as `nomad job run -var` reads it), and it is not one: {problem}; give it as a TOML array or table, or as HCL text of that type"
+    )]
+    VariableValue {
+        name: String,
+        declared: String,
+        problem: String,
+    },
     /// Nomad rejected the job (its parse diagnostics, with this file's name).
     #[error("{0}")]
     Nomad(String),

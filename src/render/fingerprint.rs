@@ -4,7 +4,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::Settings;
+use super::{Given, Settings};
 
 /// Bumped whenever rendering changes what it makes of the same inputs.
 const VERSION: &[u8] = b"drover-render-v1";
@@ -69,7 +69,15 @@ pub(crate) fn fingerprint(inputs: &Inputs) -> String {
     h.field(&(s.variables.len() as u64).to_le_bytes());
     for (name, value) in &s.variables {
         h.field(name.as_bytes());
-        h.field(value.as_bytes());
+        match value {
+            // As before typed values existed, so that upgrading re-plans nothing.
+            Given::Text(text) => h.field(text.as_bytes()),
+            // A name is never `=hcl`, so the marker cannot be read as the next name.
+            Given::Hcl(hcl) => {
+                h.field(hcl.as_bytes());
+                h.field(b"=hcl");
+            }
+        }
     }
     hex(&h.0.finalize())
 }
@@ -126,5 +134,22 @@ mod tests {
         for v in &variants {
             assert_ne!(fingerprint(v), fp);
         }
+    }
+
+    #[test]
+    fn a_string_and_a_typed_value_of_the_same_text_differ() {
+        let with = |value: Given| Settings {
+            variables: [("count".to_owned(), value)].into(),
+            ..Settings::default()
+        };
+        let (text, number) = (with(Given::Text("1".into())), with(Given::Hcl("1".into())));
+        let inputs = |settings| Inputs {
+            path: "a.nomad.hcl",
+            job: b"job \"a\" {}",
+            inlined: &[],
+            var_files: &[],
+            settings,
+        };
+        assert_ne!(fingerprint(&inputs(&text)), fingerprint(&inputs(&number)));
     }
 }

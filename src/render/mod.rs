@@ -31,7 +31,7 @@ use serde_json::Value;
 
 pub use duplicates::duplicates;
 pub use error::{ErrorKind, Position, RenderError};
-pub use vars::Variables;
+pub use vars::{Given, Variables};
 
 use crate::config::Source;
 use crate::nomad::{Client, ParseRequest, Submission};
@@ -51,7 +51,7 @@ pub struct Settings {
     pub region: Option<String>,
     pub datacenters: Option<Vec<String>>,
     pub var_files: Vec<String>,
-    pub variables: BTreeMap<String, String>,
+    pub variables: BTreeMap<String, Given>,
 }
 
 impl Settings {
@@ -63,7 +63,11 @@ impl Settings {
             region: source.region.clone(),
             datacenters: source.datacenters.clone(),
             var_files: source.var_files.clone(),
-            variables: source.variables.clone(),
+            variables: source
+                .variables
+                .iter()
+                .map(|(name, value)| (name.clone(), Given::from_toml(value)))
+                .collect(),
         }
     }
 }
@@ -119,10 +123,13 @@ pub fn prepare(
         .map_err(|e| vec![RenderError::new(path, None, ErrorKind::Unreadable(e))])?;
     let checked = check::check(path, &bytes)?;
     let mut errors = declared::check(path, &checked.text, &checked.body, &variables.names);
+    let content = variables
+        .content_for(path, &checked.text, &checked.body)
+        .map_err(|e| errors.extend(e));
     let inlined =
         inline::inline(path, &checked.text, &checked.body, files).map_err(|e| errors.extend(e));
-    let inlined = match inlined {
-        Ok(inlined) if errors.is_empty() => inlined,
+    let (inlined, content) = match (inlined, content) {
+        (Ok(inlined), Ok(content)) if errors.is_empty() => (inlined, content),
         _ => {
             errors.sort_by_key(|e| e.position);
             return Err(errors);
@@ -161,7 +168,7 @@ pub fn prepare(
         original: checked.text,
         inlined_inputs: inlined.inputs,
         inlined: inlined.text,
-        variables: variables.content.clone(),
+        variables: content,
         shifts: inlined.shifts,
         sets_namespace: checked.sets_namespace,
     })

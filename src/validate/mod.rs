@@ -222,10 +222,11 @@ impl RepoFiles for Given {
 fn settings(opts: &Options) -> anyhow::Result<Settings> {
     let mut variables = std::collections::BTreeMap::new();
     for var in &opts.vars {
+        // The message never repeats the argument: its value may be a secret.
         let (name, value) = var
             .split_once('=')
-            .with_context(|| format!("--var {var:?}: expected NAME=VALUE"))?;
-        variables.insert(name.to_owned(), value.to_owned());
+            .context("--var: expected NAME=VALUE, got an argument without `=`")?;
+        variables.insert(name.to_owned(), render::Given::Text(value.to_owned()));
     }
     Ok(Settings {
         source: "validate".to_owned(),

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use drover::render::{self, Settings};
+use drover::render::{self, Given, Settings};
 use drover::source::{FileError, RepoFiles};
 use proptest::prelude::*;
 
@@ -49,7 +49,14 @@ fn prepare(job: &[u8], vars: &[u8]) {
     let settings = Settings {
         source: "fuzz".into(),
         var_files: vec!["vars.hcl".into()],
-        variables: BTreeMap::from([("inline".to_owned(), "${x}\"\\".to_owned())]),
+        // A string is written by the type the job declares for it: both ways get fuzzed.
+        variables: BTreeMap::from([
+            ("inline".to_owned(), Given::Text("${x}\"\\".to_owned())),
+            (
+                "typed".to_owned(),
+                Given::Hcl("[1, {\"a\" = true}]".to_owned()),
+            ),
+        ]),
         ..Settings::default()
     };
     timed("prepare", || {
