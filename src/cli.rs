@@ -55,7 +55,8 @@ pub enum Command {
         /// Submit without following deployments to their end.
         #[arg(long)]
         detach: bool,
-        /// Re-plan every managed job now (a drift check of all of them).
+        /// Re-plan every managed job now (a drift check of all of them), and send again the
+        /// job files whose unchanged inputs Nomad refused before.
         #[arg(long)]
         full: bool,
         /// Prune even past a source's `max_prune_fraction`.

@@ -42,6 +42,7 @@ struct World {
     sim: Sim,
     state_dir: tempfile::TempDir,
     extra: String,
+    drift_interval: &'static str,
 }
 
 impl World {
@@ -56,16 +57,18 @@ impl World {
             sim,
             state_dir: tempfile::tempdir().expect("tempdir"),
             extra: extra.to_owned(),
+            drift_interval: "1h",
         }
     }
 
     fn config(&self) -> Config {
         let text = format!(
             "[nomad]\naddress = \"{}\"\nretry_min_delay = \"10ms\"\nretry_max_delay = \"50ms\"\n\
-             [state]\ndir = \"{}\"\n[sync]\ndrift_interval = \"1h\"\n\
+             [state]\ndir = \"{}\"\n[sync]\ndrift_interval = \"{}\"\n\
              [[source]]\nname = \"apps\"\nurl = \"{}\"\npaths = [\"jobs/*.nomad.hcl\"]\n{}",
             self.sim.url(),
             self.state_dir.path().display(),
+            self.drift_interval,
             self.repo.path().display(),
             self.extra
         );
@@ -507,6 +510,127 @@ job "web" {
     assert_eq!(live["Meta"]["tier"], "web");
     assert_eq!(live["Meta"]["owner"], "sre");
     assert_eq!(live["TaskGroups"][0]["Count"], 2);
+}
+
+/// Parse calls since the last look, as (refused, taken).
+fn parses(sim: &Sim) -> (usize, usize) {
+    let requests = sim.requests();
+    sim.clear_requests();
+    let parses = requests.iter().filter(|r| r.path == "/v1/jobs/parse");
+    let refused = parses.clone().filter(|r| r.status == 400).count();
+    (refused, parses.count() - refused)
+}
+
+#[tokio::test]
+async fn what_nomad_refused_is_not_sent_again_until_its_inputs_or_nomad_change() {
+    let mut w = World::new("").await;
+    // Nomad refuses both (an argument it does not know, two `update` blocks); drover's local
+    // checks do not look that deep.
+    let unknown_argument = job_file("typo", "nginx:1").replace("count = 1", "cont = 1");
+    let two_updates = job_file("twice", "nginx:1").replace(
+        "    update {",
+        "    update {\n      max_parallel = 2\n    }\n    update {",
+    );
+    w.repo.write("jobs/typo.nomad.hcl", &unknown_argument);
+    w.repo.write("jobs/twice.nomad.hcl", &two_updates);
+    for id in ["web", "api", "db"] {
+        w.repo
+            .write(&format!("jobs/{id}.nomad.hcl"), &job_file(id, "nginx:1"));
+    }
+    w.repo.commit("three jobs and two that Nomad refuses");
+    let first = w.pass(Options::default()).await;
+    assert_eq!(parses(&w.sim), (2, 3), "every file parsed once");
+    for id in ["typo", "twice"] {
+        assert_eq!(status_of(&first, id), Status::Blocked, "{first:#?}");
+    }
+    let told = |report: &PassReport, id: &str| {
+        let job = report
+            .jobs
+            .iter()
+            .find(|j| j.job.as_ref().is_some_and(|k| k.id == id));
+        job.expect("reported").detail.clone()
+    };
+    let typo_detail = told(&first, "typo");
+    assert!(
+        typo_detail.contains("Unsupported argument"),
+        "{typo_detail}"
+    );
+
+    for n in 2..=11 {
+        w.repo.write(
+            "jobs/web.nomad.hcl",
+            &job_file("web", &format!("nginx:{n}")),
+        );
+        w.repo.commit(&format!("web {n}"));
+        let report = w.pass(Options::default()).await;
+        assert_eq!(
+            parses(&w.sim),
+            (0, 1),
+            "commit {n}: only the changed file is parsed"
+        );
+        assert_eq!(status_of(&report, "typo"), Status::Blocked);
+        assert_eq!(told(&report, "typo"), typo_detail, "the remembered words");
+        assert_eq!(status_of(&report, "web"), Status::Synced, "{report:#?}");
+    }
+    let calls = w.calls();
+    assert!(calls.is_empty(), "nothing else was asked: {calls:?}");
+    let report = w.pass(Options::default()).await;
+    assert!(
+        w.calls().is_empty(),
+        "an unchanged pass makes no call: {report:#?}"
+    );
+
+    w.repo
+        .write("jobs/typo.nomad.hcl", &job_file("typo", "nginx:1"));
+    w.repo.commit("fix the typo");
+    let report = w.pass(Options::default()).await;
+    assert_eq!(parses(&w.sim), (0, 1), "the changed file is sent again");
+    assert_eq!(status_of(&report, "typo"), Status::Synced, "{report:#?}");
+
+    // A Nomad upgrade: the version is read again once the drift interval has passed.
+    w.drift_interval = "1s";
+    w.sim.set_version("1.11.0");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let report = w.pass(Options::default()).await;
+    assert_eq!(parses(&w.sim).0, 1, "sent again to the new version");
+    assert_eq!(status_of(&report, "twice"), Status::Blocked);
+    let report = w.pass(Options::default()).await;
+    assert_eq!(parses(&w.sim).0, 0, "and remembered again: {report:#?}");
+}
+
+#[tokio::test]
+async fn a_plan_refusal_is_remembered_until_the_drift_interval() {
+    let mut w = World::new("").await;
+    w.drift_interval = "2s";
+    w.sim.inject(Fault::new("/v1/job/web/plan").status(
+        500,
+        "1 error occurred:\n\t* Task group app validation failed: quota exceeded\n\n",
+    ));
+    w.repo
+        .write("jobs/web.nomad.hcl", &job_file("web", "nginx:1"));
+    w.repo.commit("web");
+    let report = w.pass(Options::default()).await;
+    assert_eq!(status_of(&report, "web"), Status::Blocked, "{report:#?}");
+    assert!(
+        report.jobs[0]
+            .detail
+            .starts_with("refused by Nomad's plan: invalid request: 1 error occurred"),
+        "{report:#?}"
+    );
+    w.calls();
+    let report = w.pass(Options::default()).await;
+    assert_eq!(status_of(&report, "web"), Status::Blocked);
+    let calls = w.calls();
+    assert_eq!(count(&calls, "POST /v1/job/web/plan"), 0, "{calls:?}");
+    // The cluster's quota raised: the next drift check sends it again.
+    w.sim.clear_faults();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let report = w.pass(Options::default()).await;
+    assert_eq!(status_of(&report, "web"), Status::Synced, "{report:#?}");
+    assert!(
+        w.state().sources["apps"].refused.is_empty(),
+        "forgotten once taken"
+    );
 }
 
 #[tokio::test]

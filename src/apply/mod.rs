@@ -125,9 +125,9 @@ pub async fn apply(
     submit: &Submit,
     intent: Intent,
     hold: impl Fn() -> Option<String>,
-) -> Result<Applied, nomad::Error> {
+) -> Result<Applied, Failed> {
     for attempt in 0..2 {
-        let Planned { job, plan } = plan(client, submit).await?;
+        let Planned { job, plan } = plan(client, submit).await.map_err(Failed::plan)?;
         if let Some(source) = other_owner(plan.diff.as_ref()) {
             let source = source.to_owned();
             return Ok(Applied::OwnedElsewhere { source });
@@ -164,10 +164,40 @@ pub async fn apply(
                     .unwrap_or_default();
                 tracing::info!(job = id, attempt, conflict = %text, "job changed in Nomad since the plan; planning again");
             }
-            Err(e) => return Err(e),
+            Err(error) => {
+                return Err(Failed {
+                    call: Call::Register,
+                    error,
+                });
+            }
         }
     }
     Ok(Applied::Contended)
+}
+
+/// A Nomad call of [`apply`] failed: which one, and how.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct Failed {
+    pub call: Call,
+    #[source]
+    pub error: nomad::Error,
+}
+
+/// The calls [`apply`] makes; reading the live job for its counts is part of planning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    Plan,
+    Register,
+}
+
+impl Failed {
+    fn plan(error: nomad::Error) -> Self {
+        Self {
+            call: Call::Plan,
+            error,
+        }
+    }
 }
 
 /// The live job, `None` when Nomad has none.

@@ -105,6 +105,18 @@ impl Error {
         )
     }
 
+    /// Whether Nomad refused the request itself (a job it cannot parse or validate, another
+    /// 4xx): sending the same request to the same Nomad would be refused again. A missing
+    /// object, a permission, a lost check-and-set or a rate limit are not refusals of the
+    /// request: the cluster or the token may change.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            Self::Parse { .. } | Self::Validation { .. } => true,
+            Self::Api { status, .. } => (400..500).contains(status),
+            _ => false,
+        }
+    }
+
     /// A short stable name for metrics labels and structured logs.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -270,6 +282,34 @@ mod tests {
             let err = classify(*status, body);
             assert_eq!(err.kind(), *kind, "{status} {body:?} gave {err:?}");
             assert_eq!(err.is_transient(), *transient, "{status} {body:?}");
+        }
+    }
+
+    #[test]
+    fn only_what_nomad_refuses_as_such_is_a_refusal() {
+        let refused = [
+            (
+                400,
+                "Failed to parse job: input.hcl:3,5-9: Unsupported argument; x",
+            ),
+            (500, "1 error occurred:\n\t* Missing job datacenters\n\n"),
+            (400, "Invalid wait time"),
+            (405, "Invalid method"),
+        ];
+        let not_refused = [
+            (404, "job not found"),
+            (403, "Permission denied"),
+            (500, "Enforcing job modify index 12: job exists"),
+            (500, "No cluster leader"),
+            (503, ""),
+            (429, ""),
+            (500, "job \"web\" is in nonexistent namespace \"prod\""),
+        ];
+        for (status, body) in refused {
+            assert!(classify(status, body).is_refusal(), "{status} {body:?}");
+        }
+        for (status, body) in not_refused {
+            assert!(!classify(status, body).is_refusal(), "{status} {body:?}");
         }
     }
 

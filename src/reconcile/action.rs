@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::state::JobKey;
+use crate::state::{JobKey, RefusedBy};
 
 /// One decision. The kind follows from the reason ([`Action::kind`]), so the two never
 /// disagree.
@@ -107,6 +107,16 @@ pub enum Problem {
     Policy,
     /// Another file defines the same job (namespace and ID).
     Duplicate,
+    /// Nomad refused these very inputs before; they are not sent again (`sync::refused`).
+    Refused(RefusedBy),
+}
+
+impl Problem {
+    /// The file did not render to a job (locally or in Nomad's parse), so it might define any
+    /// job: no prune may go ahead (invariant 2).
+    pub fn is_render(self) -> bool {
+        matches!(self, Self::Render | Self::Refused(RefusedBy::Parse))
+    }
 }
 
 impl Action {
@@ -207,6 +217,9 @@ impl fmt::Display for Block {
                     Problem::Render => "render error",
                     Problem::Policy => "policy violation",
                     Problem::Duplicate => "duplicate job ID",
+                    Problem::Refused(RefusedBy::Parse) => "refused by Nomad's parse",
+                    Problem::Refused(RefusedBy::Plan) => "refused by Nomad's plan",
+                    Problem::Refused(RefusedBy::Register) => "refused by Nomad's register",
                 };
                 write!(f, "{what}: {message}")
             }

@@ -1,5 +1,6 @@
 //! When a pass can decide without Nomad's job list: every rendered job has a record of inputs
-//! drover applied, no record lacks a file, no file is blocked, and no drift check is due. The
+//! drover applied, no record lacks a file, no file is blocked (but for files held back for a
+//! refusal Nomad gave their very inputs), and no drift check is due. The
 //! list could then change no decision but one — a job stopped, removed or taken over outside
 //! Git — and finding those is what the drift check is for: it comes due within
 //! `drift_interval`, and that pass lists the jobs. Skipping the list is what makes a pass over
@@ -8,8 +9,14 @@
 use std::collections::BTreeSet;
 use std::time::SystemTime;
 
-use super::{Desired, Settings, drift_check_due};
+use super::{BlockedFile, Desired, Problem, Settings, drift_check_due};
 use crate::state::{LiveJob, Ownership, SourceState};
+
+/// A file held back for a refusal Nomad gave its very inputs: its job is known, and nothing
+/// about it is decided from the list.
+fn held_back(file: &BlockedFile) -> bool {
+    matches!(file.problem, Problem::Refused(_)) && file.job.is_some()
+}
 
 /// The live jobs as the state records them, or `None` when the pass must list them.
 pub fn live_from_state(
@@ -20,12 +27,16 @@ pub fn live_from_state(
 ) -> Option<Vec<LiveJob>> {
     let list_needed = settings.full
         || desired.fetch_error.is_some()
-        || !desired.blocked.is_empty()
-        || desired.jobs.is_empty();
+        || desired.jobs.is_empty()
+        || desired.blocked.iter().any(|b| !held_back(b));
     if list_needed {
         return None;
     }
-    let keys: BTreeSet<_> = desired.jobs.iter().map(|j| &j.key).collect();
+    // A held-back job keeps whatever runs (its record, if any, says what that is) and is
+    // never planned, so its record's drift check is never due here.
+    let held = desired.blocked.iter().filter_map(|b| b.job.as_ref());
+    let held = held.filter(|key| state.jobs.contains_key(*key));
+    let keys: BTreeSet<_> = desired.jobs.iter().map(|j| &j.key).chain(held).collect();
     if keys.len() != state.jobs.len() {
         return None;
     }

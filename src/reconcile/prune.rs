@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Action, Desired, Problem, PruneRefusal, Reason, Settings};
+use super::{Action, Desired, PruneRefusal, Reason, Settings};
 use crate::state::{JobKey, LiveJob, Ownership};
 
 /// The prune or refusal for each orphan, by job key.
@@ -56,10 +56,7 @@ fn source_gate(desired: &Desired, settings: &Settings) -> Option<PruneRefusal> {
         let error = error.clone();
         return Some(PruneRefusal::FetchFailed { error });
     }
-    let mut failed = desired
-        .blocked
-        .iter()
-        .filter(|b| b.problem == Problem::Render);
+    let mut failed = desired.blocked.iter().filter(|b| b.problem.is_render());
     let first = failed.next()?;
     Some(PruneRefusal::RenderFailed {
         files: 1 + failed.count(),

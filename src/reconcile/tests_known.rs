@@ -59,3 +59,35 @@ fn inputs_known_to_fail_stay_blocked_without_the_list() {
     let known = bad.run_known().expect("no list needed");
     assert_eq!(known, bad.run());
 }
+
+#[test]
+fn a_file_held_back_for_a_refusal_needs_no_list_and_keeps_its_job() {
+    use crate::state::RefusedBy;
+    let refused = super::Problem::Refused(RefusedBy::Parse);
+    // Its earlier inputs run (the record, with a drift check long due: it is never planned).
+    let held = case()
+        .job("web", "fp-1")
+        .running("web")
+        .running("api")
+        .applied("web", "fp-1", MIN)
+        .applied("api", "fp-1", 60 * MIN)
+        .blocked(&path("api"), Some("api"), refused);
+    let known = held.run_known().expect("no list needed");
+    assert_eq!(known, held.run(), "the same actions as with the list");
+    // Never deployed at all.
+    let new = case()
+        .job("web", "fp-1")
+        .running("web")
+        .applied("web", "fp-1", MIN)
+        .blocked(&path("api"), Some("api"), refused);
+    assert_eq!(new.run_known().expect("no list needed"), new.run());
+    let unnamed = case()
+        .job("web", "fp-1")
+        .running("web")
+        .applied("web", "fp-1", MIN)
+        .blocked(&path("api"), None, refused);
+    assert!(
+        unnamed.known().is_none(),
+        "a file whose job is unknown needs the list"
+    );
+}

@@ -60,6 +60,8 @@ static EMPTY_SOURCE: SourceState = SourceState {
     last_fetched_commit: None,
     last_pass: None,
     jobs: BTreeMap::new(),
+    refused: BTreeMap::new(),
+    nomad_version: None,
 };
 
 impl State {
@@ -87,6 +89,50 @@ pub struct SourceState {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_pass: Option<PassRecord>,
     pub jobs: BTreeMap<JobKey, JobRecord>,
+    /// Job files whose inputs Nomad refused, by path.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub refused: BTreeMap<String, Refusal>,
+    /// The Nomad version the source's cluster last answered with, for judging refusals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nomad_version: Option<SeenVersion>,
+}
+
+/// A job file whose exact inputs Nomad refused: a parse, plan or register answered with a
+/// refusal (an error in the request, not in the cluster or the connection). The same inputs
+/// are not sent to the same Nomad again by the same drover (see `sync::refused`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// The inputs refused.
+    pub fingerprint: String,
+    pub by: RefusedBy,
+    /// Nomad's words for it and what drover does about it, as the pass that met it told
+    /// them (what later passes report, so that the blocked job is told once).
+    pub message: String,
+    /// The Nomad version that refused, when it could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nomad_version: Option<String>,
+    /// The drover version that sent the inputs (its rendering may change).
+    pub drover_version: String,
+    #[serde(with = "humantime_serde")]
+    pub at: SystemTime,
+}
+
+/// Which call Nomad refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusedBy {
+    Parse,
+    Plan,
+    Register,
+}
+
+/// A Nomad version read from the cluster, and when; `None` when the token may not read it
+/// (`agent:read`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeenVersion {
+    pub version: Option<String>,
+    #[serde(with = "humantime_serde")]
+    pub at: SystemTime,
 }
 
 /// How the latest pass over a source went.

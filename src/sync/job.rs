@@ -11,15 +11,16 @@ use std::time::SystemTime;
 use tracing::Instrument;
 
 use super::prepare::PreparedSet;
+use super::refused;
 use super::{Context, JobReport, Options, Status};
 use crate::apply::{self, Applied, Intent, Submit};
 use crate::config::Source;
 use crate::events::{Event, EventKind, Outcome};
 use crate::follow::{self, AUTO_PROMOTE_META, Registration, Start, Told};
 use crate::nomad::Client;
-use crate::reconcile::{Action, ActionKind, Block, PruneRefusal, Reason};
+use crate::reconcile::{Action, ActionKind, Block, Problem, PruneRefusal, Reason};
 use crate::render::{self, Prepared, RenderedJob};
-use crate::state::{JobKey, JobRecord, LiveJob, Save};
+use crate::state::{JobKey, JobRecord, LiveJob, RefusedBy, Save};
 
 pub(super) struct Inputs<'a> {
     pub source: &'a Source,
@@ -196,19 +197,19 @@ async fn deploy(env: &Env, action: &Action, prepared: &Prepared, intent: Intent)
     let rendered = match render::render(&client, prepared, Some(&env.commit)).await {
         Ok(r) => r,
         Err(errors) => {
-            let transient = errors.iter().any(render::RenderError::is_transient);
-            let status = if transient {
-                Status::Failed
-            } else {
-                Status::Blocked
-            };
-            let report = report(action, status, super::join_errors(&errors));
+            let text = super::join_errors(&errors);
+            if errors.iter().any(render::RenderError::is_transient) {
+                return Done::new(report(action, Status::Failed, text));
+            }
+            let inputs = (prepared.path.as_str(), prepared.fingerprint.as_str());
+            let detail = report_refusal(env, inputs, RefusedBy::Parse, &text).await;
             return Done {
-                report,
-                render_failed: !transient,
+                report: report(action, Status::Blocked, detail),
+                render_failed: true,
             };
         }
     };
+    refused::forget(&env.source, &env.ctx, &prepared.path).await;
     let violations = crate::policy::check(&env.source.policy, &rendered.view);
     if !violations.is_empty() {
         let detail = violations
@@ -228,9 +229,42 @@ async fn deploy(env: &Env, action: &Action, prepared: &Prepared, intent: Intent)
             followed,
             ..report(action, status, detail)
         },
-        Err(e) => report(action, Status::Failed, e.to_string()),
+        Err(apply::Failed { call, error }) if error.is_refusal() => {
+            let by = match call {
+                apply::Call::Plan => RefusedBy::Plan,
+                apply::Call::Register => RefusedBy::Register,
+            };
+            let inputs = (rendered.path.as_str(), rendered.fingerprint.as_str());
+            let detail = report_refusal(env, inputs, by, &error.to_string()).await;
+            report(action, Status::Blocked, detail)
+        }
+        Err(failed) => report(action, Status::Failed, failed.to_string()),
     };
     Done::new(report)
+}
+
+/// Remembers Nomad's refusal of the inputs of the file at `path` and returns the report's
+/// words for it: those every later pass tells while the refusal holds.
+async fn report_refusal(
+    env: &Env,
+    (path, fingerprint): (&str, &str),
+    by: RefusedBy,
+    errors: &str,
+) -> String {
+    let message = refused::remember(
+        &env.source,
+        &env.ctx,
+        &env.client,
+        (path, fingerprint),
+        by,
+        errors,
+    )
+    .await;
+    Reason::Blocked(Block::File {
+        problem: Problem::Refused(by),
+        message,
+    })
+    .to_string()
 }
 
 /// Plans and, when the plan shows a change, registers; hands the registration to the
@@ -241,7 +275,7 @@ async fn apply_and_hand_over(
     client: &Client,
     rendered: &RenderedJob,
     intent: Intent,
-) -> Result<(Status, String, bool), crate::nomad::Error> {
+) -> Result<(Status, String, bool), apply::Failed> {
     let key = rendered.key();
     let submit = Submit {
         job: rendered.job.clone(),

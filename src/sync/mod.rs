@@ -14,6 +14,7 @@ mod cache;
 mod job;
 pub mod once;
 mod prepare;
+mod refused;
 mod report;
 
 use std::collections::HashMap;
@@ -120,7 +121,7 @@ pub async fn pass(source: &Source, mirror: &Mirror, ctx: &Context, options: Opti
             return report;
         }
     };
-    let prepared = match prepare::prepare(mirror, fetched.commit, source, &ctx.prepared) {
+    let mut prepared = match prepare::prepare(mirror, fetched.commit, source, &ctx.prepared) {
         Ok(p) => p,
         Err(e) => {
             report.error = Some(e.to_string());
@@ -145,6 +146,7 @@ pub async fn pass(source: &Source, mirror: &Mirror, ctx: &Context, options: Opti
             return report;
         }
     }
+    refused::hold_back(source, ctx, &client, &mut prepared.desired, options.full).await;
     let settings = reconcile_settings(source, ctx, options);
     let known = {
         let state = ctx.recorder.lock();

@@ -309,6 +309,10 @@ impl Sim {
     pub fn set_leader(&self, present: bool) {
         self.shared.set_leader(present);
     }
+    /// Makes the agent report another Nomad version, as after an upgrade of the servers.
+    pub fn set_version(&self, version: &str) {
+        self.shared.with_store(|s| s.version = version.to_owned());
+    }
     pub fn set_time_scale(&self, scale: f64) {
         self.shared.clock.set_scale(scale);
     }

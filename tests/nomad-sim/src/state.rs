@@ -70,6 +70,8 @@ pub(crate) struct Store {
     pub acl: Acl,
     /// What `GET /v1/status/leader` reports; `None` while a fault removes the leader.
     pub leader: Option<String>,
+    /// The Nomad version `GET /v1/agent/self` reports (an upgrade in a test changes it).
+    pub version: String,
 }
 
 impl Store {
@@ -116,6 +118,7 @@ impl Store {
             variables: BTreeMap::new(),
             acl,
             leader: Some(LEADER_ADDR.to_owned()),
+            version: crate::api::NOMAD_VERSION.to_owned(),
         }
     }
 

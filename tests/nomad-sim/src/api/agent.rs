@@ -10,7 +10,7 @@ use super::Req;
 use crate::http::{ApiError, ApiResult, json as respond};
 use crate::server::Shared;
 
-/// The Nomad version the simulator models.
+/// The Nomad version the simulator models, and reports until a test upgrades it.
 pub(crate) const NOMAD_VERSION: &str = "1.10.5";
 
 pub(crate) async fn leader(State(shared): State<Arc<Shared>>, req: Req) -> ApiResult {
@@ -21,19 +21,19 @@ pub(crate) async fn leader(State(shared): State<Arc<Shared>>, req: Req) -> ApiRe
 
 pub(crate) async fn agent_self(State(shared): State<Arc<Shared>>, req: Req) -> ApiResult {
     req.require_get()?;
-    let region = shared.with_store(|s| {
+    let (region, version_text) = shared.with_store(|s| {
         if s.acl.allows(&req.caller, "default", "agent:read") {
-            Ok(s.region.clone())
+            Ok((s.region.clone(), s.version.clone()))
         } else {
             Err(ApiError::permission_denied())
         }
     })?;
-    let version = json!({"BuildDate": "2025-01-01T00:00:00Z", "Revision": "nomad-sim", "Version": NOMAD_VERSION,
+    let version = json!({"BuildDate": "2025-01-01T00:00:00Z", "Revision": "nomad-sim", "Version": version_text,
         "VersionPrerelease": "", "VersionMetadata": ""});
     let body = json!({
         "config": {"Region": region, "Datacenter": "dc1", "NodeName": "nomad-sim", "Version": version},
         "member": {"Name": "nomad-sim.global", "Addr": "127.0.0.1", "Port": 4648, "Status": "alive",
-            "Tags": {"build": NOMAD_VERSION, "region": region, "dc": "dc1", "role": "nomad"}},
+            "Tags": {"build": version_text, "region": region, "dc": "dc1", "role": "nomad"}},
         "stats": {},
     });
     Ok(respond(&body, None, req.query.pretty))

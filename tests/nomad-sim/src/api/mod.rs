@@ -115,4 +115,5 @@ impl FromRequest<Arc<Shared>> for Req {
     }
 }
 
+pub(crate) use agent::NOMAD_VERSION;
 pub(crate) use jobs::edit_job;
