@@ -21,7 +21,7 @@
 //! - [`sync`]: one pass over one source, stage by stage.
 //! - [`leader`]: high availability: the leader election over a Nomad variable lock, the fence.
 //! - [`daemon`]: `drover run`: the source loops, reloads, signals, shutdown.
-//! - [`notify`]: systemd's notification socket: READY, RELOADING, STOPPING, STATUS, WATCHDOG.
+//! - [`systemd`]: systemd's notification socket: READY, RELOADING, STOPPING, STATUS, WATCHDOG.
 //! - [`cli`]: the command line; `main.rs` only calls into it.
 //! - [`diff`]: `drover diff`, what a pass would change, printed like `nomad job plan`.
 //! - [`validate`]: `drover validate`, offline checks of job files for CI.
@@ -38,7 +38,6 @@ pub mod follow;
 pub mod leader;
 pub mod metrics;
 pub mod nomad;
-pub mod notify;
 pub mod policy;
 pub mod reconcile;
 pub mod render;
@@ -47,5 +46,6 @@ pub mod source;
 pub mod state;
 pub mod status;
 pub mod sync;
+pub mod systemd;
 pub mod trigger;
 pub mod validate;

@@ -36,10 +36,10 @@ use crate::follow::{self, Followers, SharedKnownBad};
 use crate::leader::{Election, Fence, Role};
 use crate::metrics::Metrics;
 use crate::nomad::Client;
-use crate::notify::Notifier;
 use crate::state::{Recorder, Store};
 use crate::status::{Board, JobState};
 use crate::sync::{self, PassReport, Status};
+use crate::systemd::ServiceManager;
 use crate::trigger::Reason;
 use supervisor::Supervisor;
 
@@ -51,7 +51,7 @@ const NOMAD_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct Shared {
     board: Board,
     metrics: Arc<Metrics>,
-    notifier: Arc<Notifier>,
+    service_manager: Arc<ServiceManager>,
     recorder: Recorder,
     state_dir: PathBuf,
     sync: SyncSettings,
@@ -129,7 +129,7 @@ impl Shared {
                 tracing::info!(source = %source.name, commit = report.commit.as_deref().unwrap_or("-"), summary = %report.summary(), "pass finished")
             }
         }
-        self.notifier.status(&self.status_line());
+        self.service_manager.status(&self.status_line());
     }
 
     /// Whether this instance may apply now: always, unless high availability makes it a
@@ -185,7 +185,7 @@ pub async fn serve_config(path: PathBuf, config: Config) -> anyhow::Result<ExitC
         .await
         .with_context(|| format!("cannot listen on {} (server.listen)", config.server.listen))?;
     check_nomad(&config).await;
-    let notifier = Arc::new(Notifier::from_env());
+    let service_manager = Arc::new(ServiceManager::from_env());
     let (board, metrics) = (Board::new(), Arc::new(Metrics::new()));
     let ha = match &config.ha {
         Some(settings) => Some(
@@ -217,7 +217,7 @@ pub async fn serve_config(path: PathBuf, config: Config) -> anyhow::Result<ExitC
     let shared = Shared {
         board,
         metrics,
-        notifier: notifier.clone(),
+        service_manager: service_manager.clone(),
         recorder,
         state_dir: config.state.dir.clone(),
         sync: config.sync.clone(),
@@ -244,7 +244,7 @@ pub async fn serve_config(path: PathBuf, config: Config) -> anyhow::Result<ExitC
     });
     let mut supervisor = Supervisor::new(shared.clone(), root.clone(), tracker.clone());
     supervisor.apply(&config);
-    notifier.ready();
+    service_manager.ready();
     tracing::info!(sources = config.sources.len(), listen = %config.server.listen, "drover is running");
     tracker.spawn(watchdog(shared.clone(), root.child_token()));
     // Not under `root`: the lock is released only after the loops have finished.
@@ -270,8 +270,8 @@ pub async fn serve_config(path: PathBuf, config: Config) -> anyhow::Result<ExitC
         tokio::select! {
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
-            _ = hangup.recv() => reload(&path, &mut supervisor, &config_tx, &notifier),
-            Some(()) = reloads.changed() => reload(&path, &mut supervisor, &config_tx, &notifier),
+            _ = hangup.recv() => reload(&path, &mut supervisor, &config_tx, &service_manager),
+            Some(()) = reloads.changed() => reload(&path, &mut supervisor, &config_tx, &service_manager),
             Some(t) = triggers.recv() => supervisor.trigger(t),
             Some(role) = next_role(&mut roles) => {
                 if on_role(&shared, &supervisor, &role, &mut leading) {
@@ -280,7 +280,7 @@ pub async fn serve_config(path: PathBuf, config: Config) -> anyhow::Result<ExitC
             }
         }
     }
-    notifier.stopping();
+    service_manager.stopping();
     tracing::info!(
         timeout_s = shutdown_timeout.as_secs(),
         "shutting down: finishing registrations in flight"
@@ -333,7 +333,7 @@ fn on_role(shared: &Shared, supervisor: &Supervisor, role: &Role, leading: &mut 
     shared.metrics.leader(*leading);
     shared.metrics.leader_changed();
     tracing::info!(role = role.as_str(), "role changed");
-    shared.notifier.status(&shared.status_line());
+    shared.service_manager.status(&shared.status_line());
     if *leading {
         supervisor.trigger_all(Reason::Leadership);
     } else if let Some(known_bad) = shared.followers.known_bad() {
@@ -423,9 +423,9 @@ fn reload(
     path: &Path,
     supervisor: &mut Supervisor,
     config_tx: &watch::Sender<Arc<Config>>,
-    notifier: &Notifier,
+    service_manager: &ServiceManager,
 ) {
-    notifier.reloading();
+    service_manager.reloading();
     match Config::load(path).and_then(|c| c.verify_secrets().map(|()| c)) {
         Ok(config) => {
             if config.server.listen != config_tx.borrow().server.listen {
@@ -442,7 +442,7 @@ fn reload(
             tracing::error!(error = %e, "configuration reload rejected; the running configuration stays")
         }
     }
-    notifier.ready();
+    service_manager.ready();
 }
 
 /// Says whether each cluster answers; a daemon that cannot reach Nomad says so, and keeps
@@ -483,7 +483,7 @@ async fn check_nomad(config: &Config) {
 
 /// Pings systemd's watchdog while the loops make progress (never from a timer alone).
 async fn watchdog(shared: Shared, cancel: CancellationToken) {
-    let Some(every) = shared.notifier.watchdog_interval() else {
+    let Some(every) = shared.service_manager.watchdog_interval() else {
         return;
     };
     let mut ticks = tokio::time::interval(every);
@@ -493,7 +493,7 @@ async fn watchdog(shared: Shared, cancel: CancellationToken) {
             () = cancel.cancelled() => return,
         }
         match shared.board.health() {
-            Ok(()) => shared.notifier.watchdog(),
+            Ok(()) => shared.service_manager.watchdog(),
             Err(stuck) => {
                 tracing::warn!(reasons = ?stuck, "loops not making progress; withholding the watchdog ping")
             }

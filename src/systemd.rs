@@ -28,7 +28,7 @@ pub const WATCHDOG_PID: &str = "WATCHDOG_PID";
 
 /// A handle on systemd's notification socket; cheap to clone, one per daemon.
 #[derive(Debug, Clone, Default)]
-pub struct Notifier {
+pub struct ServiceManager {
     target: Option<Arc<Target>>,
     /// The full `WATCHDOG_USEC`, when the watchdog is on for this process.
     watchdog: Option<Duration>,
@@ -40,13 +40,13 @@ struct Target {
     addr: SocketAddr,
 }
 
-impl Notifier {
-    /// The notifier the process environment describes; a no-op one outside systemd.
+impl ServiceManager {
+    /// The service manager the process environment describes; a no-op one outside systemd.
     pub fn from_env() -> Self {
         Self::from_lookup(|name| std::env::var_os(name))
     }
 
-    /// The notifier described by `var` (the environment as a function, for tests and
+    /// The service manager described by `var` (the environment as a function, for tests and
     /// embedding): `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID`.
     pub fn from_lookup(var: impl Fn(&str) -> Option<OsString>) -> Self {
         let Some(name) = var(NOTIFY_SOCKET).filter(|s| !s.is_empty()) else {
@@ -109,7 +109,7 @@ impl Notifier {
         }
     }
 
-    /// How often to call [`Notifier::watchdog`] at least: half of `WATCHDOG_USEC`, as
+    /// How often to call [`ServiceManager::watchdog`] at least: half of `WATCHDOG_USEC`, as
     /// `sd_watchdog_enabled(3)` advises. `None` when the watchdog is off.
     pub fn watchdog_interval(&self) -> Option<Duration> {
         self.watchdog.map(|timeout| timeout / 2)

@@ -1,4 +1,4 @@
-//! The systemd notifier against a fake `NOTIFY_SOCKET`: a Unix datagram socket the test binds,
+//! The service-manager notifications against a fake `NOTIFY_SOCKET`: a Unix datagram socket the test binds,
 //! as systemd does, reading exactly what a service manager would read.
 
 use std::ffi::OsString;
@@ -6,7 +6,7 @@ use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::time::Duration;
 
-use drover::notify::Notifier;
+use drover::systemd::ServiceManager;
 
 /// The fake service manager's end.
 struct Manager {
@@ -54,7 +54,7 @@ fn env(vars: &[(&str, OsString)]) -> impl Fn(&str) -> Option<OsString> {
 fn every_message_reaches_the_socket() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (manager, socket) = path_manager(&dir);
-    let n = Notifier::from_lookup(env(&[
+    let n = ServiceManager::from_lookup(env(&[
         ("NOTIFY_SOCKET", socket),
         ("WATCHDOG_USEC", "3000000".into()),
         ("WATCHDOG_PID", std::process::id().to_string().into()),
@@ -104,7 +104,7 @@ fn monotonic_usec_now() -> u64 {
 fn watchdog_pings_follow_progress_not_time() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (manager, socket) = path_manager(&dir);
-    let n = Notifier::from_lookup(env(&[
+    let n = ServiceManager::from_lookup(env(&[
         ("NOTIFY_SOCKET", socket),
         ("WATCHDOG_USEC", "40000".into()),
     ]));
@@ -149,7 +149,7 @@ fn no_watchdog_when_it_is_off_or_meant_for_another_process() {
             ("WATCHDOG_USEC", "0".into()),
         ],
     ] {
-        let n = Notifier::from_lookup(env(&vars));
+        let n = ServiceManager::from_lookup(env(&vars));
         assert_eq!(n.watchdog_interval(), None);
         n.watchdog();
         n.ready();
@@ -164,7 +164,7 @@ fn an_abstract_socket_is_reached() {
     let manager = Manager {
         socket: UnixDatagram::bind_addr(&addr).expect("bind"),
     };
-    let n = Notifier::from_lookup(env(&[("NOTIFY_SOCKET", format!("@{name}").into())]));
+    let n = ServiceManager::from_lookup(env(&[("NOTIFY_SOCKET", format!("@{name}").into())]));
     n.ready();
     assert_eq!(manager.recv(), "READY=1");
 }
@@ -172,14 +172,14 @@ fn an_abstract_socket_is_reached() {
 #[test]
 fn without_a_manager_nothing_fails() {
     // No NOTIFY_SOCKET: every call is a no-op.
-    let quiet = Notifier::from_lookup(|_| None);
+    let quiet = ServiceManager::from_lookup(|_| None);
     // A socket nobody listens on, and an address systemd never gives: sends fail, quietly.
     let dir = tempfile::tempdir().expect("tempdir");
-    let gone = Notifier::from_lookup(env(&[
+    let gone = ServiceManager::from_lookup(env(&[
         ("NOTIFY_SOCKET", dir.path().join("absent").into_os_string()),
         ("WATCHDOG_USEC", "1000000".into()),
     ]));
-    let relative = Notifier::from_lookup(env(&[
+    let relative = ServiceManager::from_lookup(env(&[
         ("NOTIFY_SOCKET", "relative/notify".into()),
         ("WATCHDOG_USEC", "1000000".into()),
     ]));
