@@ -18,7 +18,7 @@ use crate::events::{Event, EventKind, Outcome};
 use crate::follow::{self, AUTO_PROMOTE_META, Registration, Start, Told};
 use crate::nomad::Client;
 use crate::reconcile::{Action, ActionKind, Block, PruneRefusal, Reason};
-use crate::render::{self, Prepared, RenderedJob};
+use crate::render::{self, Detail, Prepared, RenderedJob};
 use crate::state::{JobKey, JobRecord, LiveJob, Save};
 
 pub(super) struct Inputs<'a> {
@@ -132,6 +132,7 @@ fn report(action: &Action, status: Status, detail: impl Into<String>) -> JobRepo
         path: action.path.clone(),
         status,
         detail: detail.into(),
+        full_detail: None,
         followed: false,
     }
 }
@@ -202,7 +203,12 @@ async fn deploy(env: &Env, action: &Action, prepared: &Prepared, intent: Intent)
             } else {
                 Status::Blocked
             };
-            let report = report(action, status, super::join_errors(&errors));
+            let detail = render::report(&errors, Detail::Folded);
+            let full = render::report(&errors, Detail::Full);
+            let report = JobReport {
+                full_detail: (full != detail).then_some(full),
+                ..report(action, status, detail)
+            };
             return Done {
                 report,
                 render_failed: !transient,
