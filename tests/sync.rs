@@ -680,6 +680,51 @@ async fn a_blocked_jobs_report_leads_with_its_error_and_folds_the_warnings() {
     assert_eq!(live["Version"], 0, "the blocked change was not registered");
 }
 
+/// `drover diff` shows what the job file changes, not the `drover.*` meta that changes with
+/// every commit (the sync's plan sets it aside too).
+#[tokio::test]
+async fn diff_hides_drovers_own_meta() {
+    let w = World::new("").await;
+    w.repo
+        .write("jobs/web.nomad.hcl", &job_file("web", "nginx:1"));
+    w.repo.commit("web");
+    assert_eq!(w.drover(&["sync", "--once"]).await.0, Some(0));
+    w.repo
+        .write("jobs/web.nomad.hcl", &job_file("web", "nginx:2"));
+    w.repo.commit("nginx:2");
+
+    let (code, out) = w.drover(&["diff"]).await;
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("+/- Job: \"web\""), "{out}");
+    assert!(
+        out.contains("+/- image: \"nginx:1\" => \"nginx:2\""),
+        "{out}"
+    );
+    assert!(!out.contains("drover."), "no drover meta shown:\n{out}");
+    let (_, out) = w.drover(&["diff", "--format", "json"]).await;
+    assert!(out.contains("\"nginx:2\""), "{out}");
+    assert!(!out.contains("Meta[drover."), "{out}");
+
+    // Only a comment changes: the inputs' fingerprint, and with it the meta, is all that would.
+    let with_comment = format!("# a comment\n{}", job_file("web", "nginx:1"));
+    w.repo.write("jobs/web.nomad.hcl", &with_comment);
+    w.repo.commit("back to nginx:1");
+    assert_eq!(w.drover(&["sync", "--once"]).await.0, Some(0));
+    w.repo.write(
+        "jobs/web.nomad.hcl",
+        &format!("# another comment\n{}", job_file("web", "nginx:1")),
+    );
+    w.repo.commit("comment");
+    let (code, out) = w.drover(&["diff", "--format", "json"]).await;
+    assert_eq!(code, Some(0), "{out}");
+    let json_start = out.find('[').expect("JSON");
+    let entries: serde_json::Value =
+        serde_json::from_str(out[json_start..].trim()).expect("JSON output");
+    assert_eq!(entries[0]["change"], false, "{out}");
+    assert_eq!(entries[0]["diff"]["Type"], "None", "{out}");
+    assert!(!out.contains("Meta[drover."), "{out}");
+}
+
 #[tokio::test]
 async fn diff_shows_pending_changes_and_submits_nothing() {
     let w = World::new("").await;

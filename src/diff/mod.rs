@@ -1,9 +1,10 @@
 //! `drover diff`: what a pass would change, submitting nothing. Per job, the plan's field and
-//! object changes and the scheduler's annotations, like `nomad job plan`; coloured on a
-//! terminal, plain in a pipe, JSON for machines. A file that cannot be rendered shows its
-//! errors first and its warnings folded (every one with `--verbose`). Exit code 0 when nothing
-//! would change, 3 when changes are pending, 1 when a file cannot be rendered, 2 for a
-//! configuration, fetch or connection error. Never registers, deregisters or writes the state.
+//! object changes and the scheduler's annotations, like `nomad job plan`, without drover's own
+//! meta (the sync's plan ignores it too); coloured on a terminal, plain in a pipe, JSON for
+//! machines. A file that cannot be rendered shows its errors first and its warnings folded
+//! (every one with `--verbose`). Exit code 0 when nothing would change, 3 when changes are
+//! pending, 1 when a file cannot be rendered, 2 for a configuration, fetch or connection error.
+//! Never registers, deregisters or writes the state.
 
 mod text;
 
@@ -133,7 +134,7 @@ async fn planned(source: &Source, client: &Client, rendered: render::RenderedJob
                 .annotations
                 .as_ref()
                 .and_then(|a| serde_json::to_value(&a.desired_tg_updates).ok());
-            entry.diff = planned.plan.diff;
+            entry.diff = planned.plan.diff.map(apply::without_own_meta);
         }
         Err(e) => entry.error = Some(e.to_string()),
     }
