@@ -62,6 +62,9 @@ pub enum Command {
         /// Prune even past a source's `max_prune_fraction`.
         #[arg(long)]
         allow_mass_prune: bool,
+        /// Print every diagnostic of a job in full, not its warnings folded into one line.
+        #[arg(long, short)]
+        verbose: bool,
     },
     /// Show what a pass would change, like `nomad job plan`; submits nothing.
     ///
@@ -74,6 +77,9 @@ pub enum Command {
         /// Output for people (coloured on a terminal) or JSON for machines.
         #[arg(long, value_enum, default_value_t = crate::diff::Format::Text)]
         format: crate::diff::Format,
+        /// Print every diagnostic of a file in full, not its warnings folded into one line.
+        #[arg(long, short)]
+        verbose: bool,
         /// Only these job IDs.
         jobs: Vec<String>,
     },
@@ -100,6 +106,9 @@ pub enum Command {
         /// A variable, as `nomad job run -var NAME=VALUE`; repeatable, wins over var files.
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
+        /// Print every warning (text format), not each kind folded into one line per file.
+        #[arg(long, short)]
+        verbose: bool,
     },
     /// Ask a running drover for its status and print it as a table.
     ///
@@ -137,6 +146,7 @@ pub fn main(cli: Cli) -> ExitCode {
             format,
             var_files,
             vars,
+            verbose,
         } => {
             let options = crate::validate::Options {
                 config: validate_config(&cli.config, !paths.is_empty()),
@@ -145,6 +155,7 @@ pub fn main(cli: Cli) -> ExitCode {
                 format,
                 var_files,
                 vars,
+                detail: detail(verbose),
             };
             crate::validate::run(&options)
         }
@@ -162,6 +173,7 @@ pub fn main(cli: Cli) -> ExitCode {
             detach,
             full,
             allow_mass_prune,
+            verbose,
         } => {
             let options = crate::sync::Options {
                 full,
@@ -169,11 +181,12 @@ pub fn main(cli: Cli) -> ExitCode {
                 hand_over: false,
                 allow_mass_prune,
             };
-            sync_once(&cli.config, options)
+            sync_once(&cli.config, options, verbose)
         }
         Command::Diff {
             source,
             format,
+            verbose,
             jobs,
         } => with_config(&cli.config, |config| async move {
             crate::diff::run(
@@ -182,6 +195,7 @@ pub fn main(cli: Cli) -> ExitCode {
                     source,
                     jobs,
                     format,
+                    detail: detail(verbose),
                 },
             )
             .await
@@ -205,10 +219,24 @@ fn validate_config(config: &std::path::Path, have_paths: bool) -> Option<PathBuf
     (!have_paths || config != default || config.exists()).then(|| config.to_owned())
 }
 
-fn sync_once(config: &std::path::Path, options: crate::sync::Options) -> anyhow::Result<ExitCode> {
+fn sync_once(
+    config: &std::path::Path,
+    options: crate::sync::Options,
+    verbose: bool,
+) -> anyhow::Result<ExitCode> {
     with_config(config, |config| async move {
-        crate::sync::once::run(&config, options).await
+        crate::sync::once::run(&config, options, verbose).await
     })
+}
+
+/// How much of a file's warnings a command prints: each kind folded into one line, or every
+/// one with `--verbose`.
+fn detail(verbose: bool) -> crate::render::Detail {
+    if verbose {
+        crate::render::Detail::Full
+    } else {
+        crate::render::Detail::Folded
+    }
 }
 
 /// Loads the configuration (exit code 2 when it is invalid) and runs `command` on a runtime.

@@ -60,7 +60,20 @@ pub struct JobStatus {
     pub deployment_id: Option<String>,
     /// A running deployment's progress, e.g. `running 3/5 healthy, 1 canary`.
     pub progress: Option<String>,
+    /// Why the job is blocked or failed, as the pass's report and the events tell it: a file's
+    /// errors first and its warnings folded by kind.
     pub last_error: Option<String>,
+    /// Every diagnostic of that error in full when `last_error` folds some, else null.
+    pub last_error_full: Option<String>,
+}
+
+impl JobStatus {
+    /// An event's error: its detail is the folded text, and a full text from an earlier pass
+    /// would belong to another error (the pass's end sets both again).
+    fn set_error(&mut self, error: Option<String>) {
+        self.last_error = error;
+        self.last_error_full = None;
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -353,6 +366,7 @@ impl Board {
                 deployment_id: None,
                 progress: None,
                 last_error: None,
+                last_error_full: None,
             });
         }
         let Some(job) = s.index.get(&key).and_then(|&i| s.jobs.get_mut(i)) else {
@@ -365,7 +379,7 @@ impl Board {
             EventKind::Registered | EventKind::DriftCorrected => {
                 job.state = JobState::Deploying;
                 job.progress = None;
-                job.last_error = None;
+                job.set_error(None);
             }
             EventKind::Progress | EventKind::Promoted => {
                 job.state = JobState::Deploying;
@@ -381,14 +395,14 @@ impl Board {
             EventKind::Failed => {
                 job.state = JobState::Failed;
                 job.deployment_status = Some("failed");
-                job.last_error = Some(event.detail.clone());
+                job.set_error(Some(event.detail.clone()));
                 job.progress = None;
             }
             EventKind::RolledBack => job.version = event.version,
             EventKind::Superseded => job.progress = None,
             EventKind::Blocked => {
                 job.state = JobState::Blocked;
-                job.last_error = Some(event.detail.clone());
+                job.set_error(Some(event.detail.clone()));
             }
             EventKind::Pruned => job.state = JobState::Pruned,
             EventKind::DriftFound => job.state = JobState::Drifted,
@@ -497,6 +511,7 @@ fn jobs(
             let record = j.job.as_ref().and_then(|k| state.jobs.get(k));
             let outcome = record.and_then(|r| r.outcome.as_ref());
             let state = job_state(j.status, record);
+            let problem = matches!(j.status, Status::Blocked | Status::Failed);
             let earlier = j
                 .job
                 .as_ref()
@@ -515,8 +530,8 @@ fn jobs(
                     .and_then(|e| e.deployment_id.clone())
                     .or_else(|| outcome.and_then(|o| o.tracked.deployment_id.clone())),
                 progress: earlier.and_then(|e| e.progress.clone()),
-                last_error: matches!(j.status, Status::Blocked | Status::Failed)
-                    .then(|| j.detail.clone()),
+                last_error: problem.then(|| j.detail.clone()),
+                last_error_full: j.full_detail.clone().filter(|_| problem),
             }
         })
         .collect();
@@ -568,6 +583,47 @@ fn outcome_word(outcome: &Outcome) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sync::JobReport;
+
+    #[test]
+    fn a_blocked_job_shows_its_folded_error_and_the_full_one() {
+        let text = "[nomad]\naddress = \"http://127.0.0.1:4646\"\n[[source]]\nname = \"apps\"\nurl = \"/srv/jobs\"\n";
+        let config = crate::config::Config::parse(
+            text,
+            std::path::Path::new("drover.toml"),
+            &crate::config::Env::default(),
+        )
+        .expect("config");
+        let board = Board::new();
+        board.add_source(&config.sources[0]);
+        let key = JobKey::new("default", "web");
+        let mut report = PassReport::new("apps");
+        report.jobs.push(JobReport {
+            job: Some(key.clone()),
+            path: "web.nomad.hcl".into(),
+            status: Status::Blocked,
+            detail: "error\nfolded warnings".into(),
+            full_detail: Some("error\nwarning 1\nwarning 2".into()),
+            followed: false,
+        });
+        board.pass_finished(&report, &SourceState::default());
+        let job = |board: &Board| board.with_document(|d| d.sources[0].jobs[0].clone());
+        let shown = job(&board);
+        assert_eq!(shown.last_error.as_deref(), Some("error\nfolded warnings"));
+        assert_eq!(
+            shown.last_error_full.as_deref(),
+            Some("error\nwarning 1\nwarning 2")
+        );
+        let event =
+            Event::new(EventKind::Blocked, "apps", &key.namespace, &key.id).detail("another error");
+        board.on_event(&event);
+        let shown = job(&board);
+        assert_eq!(shown.last_error.as_deref(), Some("another error"));
+        assert_eq!(
+            shown.last_error_full, None,
+            "a full text never belongs to another error"
+        );
+    }
 
     #[test]
     fn a_follower_is_stuck_only_while_a_query_is_out_past_its_bound() {

@@ -18,6 +18,11 @@ use drover::sync::{JobReport, PassReport, Status};
 
 const COMMIT: &str = "3f2a1b2c3d4e5f60718293a4b5c6d7e8f9012345";
 
+/// The report of `bad.nomad.hcl`: its error, then its two warnings folded into one line.
+const BAD: &str = "bad.nomad.hcl:3:1: unexpected token\nbad.nomad.hcl: warning: 2 variables of the source are not declared by this job (a, b)";
+/// The same in full.
+const BAD_FULL: &str = "bad.nomad.hcl:3:1: unexpected token\nbad.nomad.hcl: warning: Undefined variable; A \"a\" ...\nbad.nomad.hcl: warning: Undefined variable; A \"b\" ...";
+
 /// A pass over `source`: `api` synced at [`COMMIT`] (version 4), `bad.nomad.hcl` blocked.
 fn pass(server: &Server, source: &str, error: Option<&str>) {
     let key = JobKey::new("prod", "api");
@@ -27,13 +32,15 @@ fn pass(server: &Server, source: &str, error: Option<&str>) {
             path: "api.nomad.hcl".to_owned(),
             status: Status::Synced,
             detail: "registered".to_owned(),
+            full_detail: None,
             followed: false,
         },
         JobReport {
             job: None,
             path: "bad.nomad.hcl".to_owned(),
             status: Status::Blocked,
-            detail: "bad.nomad.hcl:3:1: unexpected token".to_owned(),
+            detail: BAD.to_owned(),
+            full_detail: Some(BAD_FULL.to_owned()),
             followed: false,
         },
     ];
@@ -137,6 +144,7 @@ async fn status_document_describes_sources_and_jobs() {
         "deployment_id",
         "progress",
         "last_error",
+        "last_error_full",
     ];
     for job in jobs {
         let keys: BTreeSet<&str> = job
@@ -153,7 +161,15 @@ async fn status_document_describes_sources_and_jobs() {
     );
     assert_eq!(jobs[0]["applied_commit"], COMMIT);
     assert_eq!(jobs[1]["state"], "blocked");
-    assert_eq!(jobs[1]["last_error"], "bad.nomad.hcl:3:1: unexpected token");
+    assert_eq!(jobs[0]["last_error_full"], serde_json::Value::Null);
+    assert_eq!(
+        jobs[1]["last_error"], BAD,
+        "the error first, the warnings folded"
+    );
+    assert_eq!(
+        jobs[1]["last_error_full"], BAD_FULL,
+        "and every one in full"
+    );
     server.stop().await;
 }
 
@@ -304,8 +320,8 @@ async fn drover_status_prints_the_table() {
         .find(|l| l.starts_with("bad.nomad.hcl"))
         .expect("bad line");
     assert!(
-        bad.contains("blocked") && bad.ends_with("unexpected token"),
-        "{bad}"
+        bad.contains("blocked") && bad.ends_with("unexpected token…"),
+        "the error leads the cell, the warnings are left to /status: {bad}"
     );
     server.stop().await;
 

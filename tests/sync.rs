@@ -688,10 +688,11 @@ impl World {
     fn config_file(&self) -> std::path::PathBuf {
         let path = self.state_dir.path().join("drover.toml");
         let text = format!(
-            "[nomad]\naddress = \"{}\"\n[state]\ndir = \"{}\"\n[[source]]\nname = \"apps\"\nurl = \"{}\"\npaths = [\"jobs/*.nomad.hcl\"]\n",
+            "[nomad]\naddress = \"{}\"\n[state]\ndir = \"{}\"\n[[source]]\nname = \"apps\"\nurl = \"{}\"\npaths = [\"jobs/*.nomad.hcl\"]\n{}",
             self.sim.url(),
             self.state_dir.path().display(),
-            self.repo.path().display()
+            self.repo.path().display(),
+            self.extra
         );
         std::fs::write(&path, text).expect("config");
         path
@@ -736,6 +737,159 @@ async fn the_command_prints_each_job_and_exits_by_outcome() {
         out.contains("blocked") && out.contains("jobs/web.nomad.hcl:"),
         "{out}"
     );
+}
+
+/// The var file of a source that sets fifty variables, `v01` to `v50`, for all its jobs.
+fn fifty_variables() -> String {
+    (1..=50)
+        .map(|i| format!("v{i:02} = \"value-{i}\"\n"))
+        .collect()
+}
+
+/// A job that declares and uses `v07` of the source's fifty variables; `group_extra` goes into
+/// its group (an argument Nomad does not know makes the one error).
+fn job_using_one_variable(group_extra: &str) -> String {
+    format!(
+        r#"variable "v07" {{}}
+
+job "web" {{
+  datacenters = ["dc1"]
+  meta {{
+    tier = var.v07
+  }}
+  group "app" {{
+    count = 1
+{group_extra}
+    task "app" {{
+      driver = "docker"
+      config {{
+        image = "nginx:1"
+      }}
+    }}
+  }}
+}}
+"#
+    )
+}
+
+/// The lines of `out` from the one that starts the job `default/web` (its status and the first
+/// line of its report) to the end.
+fn from_job_line(out: &str) -> Vec<&str> {
+    let lines: Vec<&str> = out.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with("default/web "))
+        .unwrap_or_else(|| panic!("no line for default/web:\n{out}"));
+    lines[at..].to_vec()
+}
+
+/// A source sets fifty variables, the job uses one: Nomad's warning for each of the other 49
+/// never blocks it, and when the job has an error, the error leads its report and the warnings
+/// are one line (all of them with `--verbose`).
+#[tokio::test]
+async fn a_blocked_jobs_report_leads_with_its_error_and_folds_the_warnings() {
+    let w = World::new("var_files = [\"vars/all.hcl\"]\n").await;
+    w.repo.write("vars/all.hcl", &fifty_variables());
+    w.repo
+        .write("jobs/web.nomad.hcl", &job_using_one_variable(""));
+    w.repo.commit("web uses v07");
+    let (code, out) = w.drover(&["sync", "--once"]).await;
+    assert_eq!(code, Some(0), "undeclared variables block nothing: {out}");
+    assert!(!out.contains("warning"), "{out}");
+
+    w.repo.write(
+        "jobs/web.nomad.hcl",
+        &job_using_one_variable("    bogus = 1"),
+    );
+    w.repo.commit("one error");
+    let (code, out) = w.drover(&["sync", "--once"]).await;
+    assert_eq!(code, Some(1), "{out}");
+    let lines = from_job_line(&out);
+    let error = "jobs/web.nomad.hcl:10:5: Unsupported argument; An argument named \"bogus\" is not expected here.";
+    assert!(
+        lines[0].contains(" blocked ") && lines[0].ends_with(error),
+        "the error is the first line of the report:\n{out}"
+    );
+    assert_eq!(
+        lines[1].trim_start(),
+        "jobs/web.nomad.hcl: warning: 49 variables of the source are not declared by this job (v01, v02, v03, v04, v05 and 44 more)",
+        "{out}"
+    );
+    assert!(
+        !out.contains("Undefined variable") && !out.contains("value-"),
+        "folded, and never a value:\n{out}"
+    );
+
+    let (code, out) = w.drover(&["sync", "--once", "--verbose"]).await;
+    assert_eq!(code, Some(1), "{out}");
+    let lines = from_job_line(&out);
+    assert!(lines[0].ends_with(error), "{out}");
+    let warnings: Vec<&str> = lines[1..50].iter().map(|l| l.trim_start()).collect();
+    for (i, line) in (1..=50).filter(|&i| i != 7).zip(&warnings) {
+        let expected = format!(
+            "jobs/web.nomad.hcl: warning: Undefined variable; A \"v{i:02}\" variable was set but was not found in known variables."
+        );
+        assert!(line.starts_with(&expected), "{line:?} in:\n{out}");
+    }
+    assert_eq!(out.matches("Undefined variable").count(), 49, "{out}");
+
+    let (code, out) = w.drover(&["diff"]).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(&format!(
+            "error: {error}\njobs/web.nomad.hcl: warning: 49 variables"
+        )),
+        "diff reports the same way:\n{out}"
+    );
+    let (_, out) = w.drover(&["diff", "--verbose"]).await;
+    assert_eq!(out.matches("Undefined variable").count(), 49, "{out}");
+    let live = w.sim.job("default", "web").expect("web stays");
+    assert_eq!(live["Version"], 0, "the blocked change was not registered");
+}
+
+/// `drover diff` shows what the job file changes, not the `drover.*` meta that changes with
+/// every commit (the sync's plan sets it aside too).
+#[tokio::test]
+async fn diff_hides_drovers_own_meta() {
+    let w = World::new("").await;
+    w.repo
+        .write("jobs/web.nomad.hcl", &job_file("web", "nginx:1"));
+    w.repo.commit("web");
+    assert_eq!(w.drover(&["sync", "--once"]).await.0, Some(0));
+    w.repo
+        .write("jobs/web.nomad.hcl", &job_file("web", "nginx:2"));
+    w.repo.commit("nginx:2");
+
+    let (code, out) = w.drover(&["diff"]).await;
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("+/- Job: \"web\""), "{out}");
+    assert!(
+        out.contains("+/- image: \"nginx:1\" => \"nginx:2\""),
+        "{out}"
+    );
+    assert!(!out.contains("drover."), "no drover meta shown:\n{out}");
+    let (_, out) = w.drover(&["diff", "--format", "json"]).await;
+    assert!(out.contains("\"nginx:2\""), "{out}");
+    assert!(!out.contains("Meta[drover."), "{out}");
+
+    // Only a comment changes: the inputs' fingerprint, and with it the meta, is all that would.
+    let with_comment = format!("# a comment\n{}", job_file("web", "nginx:1"));
+    w.repo.write("jobs/web.nomad.hcl", &with_comment);
+    w.repo.commit("back to nginx:1");
+    assert_eq!(w.drover(&["sync", "--once"]).await.0, Some(0));
+    w.repo.write(
+        "jobs/web.nomad.hcl",
+        &format!("# another comment\n{}", job_file("web", "nginx:1")),
+    );
+    w.repo.commit("comment");
+    let (code, out) = w.drover(&["diff", "--format", "json"]).await;
+    assert_eq!(code, Some(0), "{out}");
+    let json_start = out.find('[').expect("JSON");
+    let entries: serde_json::Value =
+        serde_json::from_str(out[json_start..].trim()).expect("JSON output");
+    assert_eq!(entries[0]["change"], false, "{out}");
+    assert_eq!(entries[0]["diff"]["Type"], "None", "{out}");
+    assert!(!out.contains("Meta[drover."), "{out}");
 }
 
 #[tokio::test]

@@ -301,6 +301,82 @@ fn config_mode_checks_each_source_at_its_commit() {
     );
 }
 
+/// `--nomad` on a job that uses one of the fifty variables given and has one error: the error
+/// is the file's first line and Nomad's 49 warnings one line (each with `--verbose`); in JSON
+/// every warning has `"severity": "warning"` and only the error counts.
+#[tokio::test(flavor = "multi_thread")]
+async fn nomads_warnings_follow_the_error_folded_and_never_count() {
+    let sim = Sim::builder().start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vars: String = (1..=50).map(|i| format!("v{i:02} = \"{i}\"\n")).collect();
+    std::fs::write(dir.path().join("all.hcl"), vars).expect("write");
+    let job = "variable \"v07\" {}\n\njob \"web\" {\n  meta {\n    tier = var.v07\n  }\n  group \"app\" {\n    bogus = 1\n    task \"app\" {\n      driver = \"docker\"\n      config {\n        image = \"nginx:1\"\n      }\n    }\n  }\n}\n";
+    std::fs::write(dir.path().join("web.nomad.hcl"), job).expect("write");
+    let (url, cwd) = (sim.url(), dir.path().to_owned());
+    let run = move |extra: &'static [&'static str]| {
+        let mut args = vec!["validate", "--nomad", "--var-file", "all.hcl"];
+        args.extend(extra);
+        args.push("web.nomad.hcl");
+        Command::new(env!("CARGO_BIN_EXE_drover"))
+            .args(args)
+            .env("NOMAD_ADDR", &url)
+            .env_remove("DROVER_CONFIG")
+            .current_dir(&cwd)
+            .output()
+            .expect("run drover")
+    };
+    let runs = tokio::task::spawn_blocking(move || {
+        [&[][..], &["--verbose"], &["--format", "json"]].map(run)
+    })
+    .await
+    .expect("join");
+    let [folded, verbose, json] = runs;
+
+    assert_eq!(folded.status.code(), Some(1));
+    let err = text(&folded.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "web.nomad.hcl:8:5: error: Unsupported argument; An argument named \"bogus\" is not expected here.",
+            "web.nomad.hcl: warning: 49 variables of the source are not declared by this job (v01, v02, v03, v04, v05 and 44 more)",
+        ],
+        "{err}"
+    );
+    assert!(
+        text(&folded.stdout)
+            .contains("1 job file(s) checked: 1 error(s) in 1 file(s), 49 warning(s)"),
+        "{}",
+        text(&folded.stdout)
+    );
+
+    let err = text(&verbose.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 50, "{err}");
+    assert!(lines[0].contains(": error: Unsupported argument"), "{err}");
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.starts_with("web.nomad.hcl: warning: Undefined variable; A \"v")),
+        "{err}"
+    );
+
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json on stdout");
+    assert_eq!(
+        (doc["errors"].as_u64(), doc["warnings"].as_u64()),
+        (Some(1), Some(49))
+    );
+    let diagnostics = doc["diagnostics"].as_array().expect("diagnostics");
+    let warnings = diagnostics.iter().filter(|d| d["severity"] == "warning");
+    assert_eq!(warnings.count(), 49);
+    let error = &diagnostics[0];
+    assert_eq!(
+        (&error["severity"], &error["line"]),
+        (&"error".into(), &8.into()),
+        "errors first"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_var_string_for_a_list_variable_is_read_as_nomad_reads_it() {
     let sim = Sim::builder().start().await.expect("sim");

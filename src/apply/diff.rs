@@ -1,5 +1,6 @@
-//! Reading a plan's diff: whether it is a real change once drover's own meta is set aside, and
-//! a one-line summary of what changed for logs and the status page. Pure; never calls Nomad.
+//! Reading a plan's diff: whether it is a real change once drover's own meta is set aside, the
+//! diff without that meta for people (`drover diff`), and a one-line summary of what changed
+//! for logs and the status page. Pure; never calls Nomad.
 
 use crate::nomad::{DiffType, FieldDiff, JobDiff, ObjectDiff};
 
@@ -19,21 +20,37 @@ pub fn is_change(diff: Option<&JobDiff>) -> bool {
     match diff.r#type {
         DiffType::None => false,
         DiffType::Added | DiffType::Deleted => true,
-        DiffType::Edited => {
-            let fields = diff
-                .fields
-                .iter()
-                .flatten()
-                .any(|f| f.r#type != DiffType::None && !own_meta(f));
-            let objects = diff.objects.iter().flatten().any(changed_object);
-            let groups = diff
-                .task_groups
-                .iter()
-                .flatten()
-                .any(|g| g.r#type != DiffType::None);
-            fields || objects || groups
-        }
+        DiffType::Edited => edited_besides_own_meta(diff),
     }
+}
+
+/// Whether an edit changes more than drover's own meta: its fields (Nomad flattens the job's
+/// `Meta` into `Meta[key]` fields), objects or groups.
+fn edited_besides_own_meta(diff: &JobDiff) -> bool {
+    let fields = diff
+        .fields
+        .iter()
+        .flatten()
+        .any(|f| f.r#type != DiffType::None && !own_meta(f));
+    let objects = diff.objects.iter().flatten().any(changed_object);
+    let groups = diff
+        .task_groups
+        .iter()
+        .flatten()
+        .any(|g| g.r#type != DiffType::None);
+    fields || objects || groups
+}
+
+/// The diff as [`is_change`] reads it: without drover's own meta, which changes with every
+/// commit and would show on every changed job, and an edit of nothing else marked as none.
+pub fn without_own_meta(mut diff: JobDiff) -> JobDiff {
+    if diff.r#type == DiffType::Edited && !edited_besides_own_meta(&diff) {
+        diff.r#type = DiffType::None;
+    }
+    if let Some(fields) = &mut diff.fields {
+        fields.retain(|f| !own_meta(f));
+    }
+    diff
 }
 
 /// The source named in the live job's `drover.source` when it is another than the one being
@@ -158,6 +175,41 @@ mod tests {
             is_change(None),
             "no diff at all is treated as a change to be safe"
         );
+    }
+
+    #[test]
+    fn people_see_the_diff_without_own_meta() {
+        let d = diff(json!({"Type": "Edited", "ID": "web",
+            "Fields": [
+                {"Type": "Edited", "Name": "Meta[drover.commit]", "Old": "a", "New": "b"},
+                {"Type": "Edited", "Name": "Meta[drover.fingerprint]", "Old": "x", "New": "y"},
+                {"Type": "None", "Name": "Meta[drover.source]", "Old": "apps", "New": "apps"},
+                {"Type": "Edited", "Name": "Meta[owner]", "Old": "a", "New": "b"}],
+            "TaskGroups": [{"Type": "None", "Name": "web"}]}));
+        let shown = without_own_meta(d.clone());
+        assert_eq!(shown.r#type, DiffType::Edited);
+        let names: Vec<&str> = shown
+            .fields
+            .iter()
+            .flatten()
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(names, ["Meta[owner]"]);
+        assert_eq!(is_change(Some(&shown)), is_change(Some(&d)));
+
+        let mut only_own = d;
+        only_own.fields.as_mut().map(|f| f.pop());
+        let shown = without_own_meta(only_own.clone());
+        assert_eq!(shown.r#type, DiffType::None, "nothing else changed");
+        assert_eq!(shown.fields, Some(Vec::new()));
+        assert!(!is_change(Some(&only_own)) && !is_change(Some(&shown)));
+
+        let added = diff(json!({"Type": "Added", "ID": "web",
+            "Fields": [{"Type": "Added", "Name": "Meta[drover.path]", "Old": "", "New": "web.hcl"},
+                {"Type": "Added", "Name": "Priority", "Old": "", "New": "50"}]}));
+        let shown = without_own_meta(added);
+        assert_eq!(shown.r#type, DiffType::Added);
+        assert_eq!(shown.fields.map(|f| f.len()), Some(1));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use serde_json::Value;
 
 pub use counts::{apply_live_counts, keeps_live_counts};
-pub use diff::{is_change, other_owner, summary};
+pub use diff::{is_change, other_owner, summary, without_own_meta};
 
 use crate::config::PreserveCounts;
 use crate::nomad::{self, Client, PlanResponse, Query, RegisterRequest, Submission};

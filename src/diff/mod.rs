@@ -1,8 +1,10 @@
 //! `drover diff`: what a pass would change, submitting nothing. Per job, the plan's field and
-//! object changes and the scheduler's annotations, like `nomad job plan`; coloured on a
-//! terminal, plain in a pipe, JSON for machines. Exit code 0 when nothing would change, 3 when
-//! changes are pending, 1 when a file cannot be rendered, 2 for a configuration, fetch or
-//! connection error. Never registers, deregisters or writes the state.
+//! object changes and the scheduler's annotations, like `nomad job plan`, without drover's own
+//! meta (the sync's plan ignores it too); coloured on a terminal, plain in a pipe, JSON for
+//! machines. A file that cannot be rendered shows its errors first and its warnings folded
+//! (every one with `--verbose`). Exit code 0 when nothing would change, 3 when changes are
+//! pending, 1 when a file cannot be rendered, 2 for a configuration, fetch or connection error.
+//! Never registers, deregisters or writes the state.
 
 mod text;
 
@@ -36,6 +38,8 @@ pub struct Options {
     /// Job IDs to show; all when empty.
     pub jobs: Vec<String>,
     pub format: Format,
+    /// How a file's warnings are shown: folded by kind, or every one.
+    pub detail: render::Detail,
 }
 
 /// One job's would-be change.
@@ -88,18 +92,19 @@ async fn source_entries(
     let snapshot = mirror.snapshot(commit)?;
     let settings = render::Settings::from_source(source);
     let client = Client::new(&source.cluster)?;
+    let report = |errors: &[render::RenderError]| render::report(errors, options.detail);
     let variables = render::load_variables(&snapshot, &settings)
-        .map_err(|errors| anyhow::anyhow!(crate::sync::join_errors(&errors)))?;
+        .map_err(|errors| anyhow::anyhow!(report(&errors)))?;
     let commit = commit.to_string();
     let mut entries = Vec::new();
     for file in &snapshot.files {
         let entry = match render::prepare(&snapshot, &file.path, &settings, &variables) {
-            Err(errors) => failed(source, &file.path, crate::sync::join_errors(&errors)),
+            Err(errors) => failed(source, &file.path, report(&errors)),
             Ok(p) if !options.jobs.is_empty() && !options.jobs.contains(&p.id) => continue,
             Ok(p) => {
                 let client = client.in_namespace(p.namespace.clone());
                 match render::render(&client, &p, Some(&commit)).await {
-                    Err(errors) => failed(source, &file.path, crate::sync::join_errors(&errors)),
+                    Err(errors) => failed(source, &file.path, report(&errors)),
                     Ok(rendered) => planned(source, &client, rendered).await,
                 }
             }
@@ -129,7 +134,7 @@ async fn planned(source: &Source, client: &Client, rendered: render::RenderedJob
                 .annotations
                 .as_ref()
                 .and_then(|a| serde_json::to_value(&a.desired_tg_updates).ok());
-            entry.diff = planned.plan.diff;
+            entry.diff = planned.plan.diff.map(apply::without_own_meta);
         }
         Err(e) => entry.error = Some(e.to_string()),
     }

@@ -19,7 +19,8 @@ use crate::config::SecretError;
 pub const MAX_ERROR_TEXT: usize = 4 * 1024;
 
 /// What went wrong in a call to Nomad. Every variant that comes from a response keeps Nomad's
-/// text (truncated to [`MAX_ERROR_TEXT`]); none ever contains the ACL token.
+/// text (truncated to [`MAX_ERROR_TEXT`], but for [`Error::Parse`]); none ever contains the ACL
+/// token.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// 404: the job, deployment, evaluation or variable does not exist.
@@ -37,6 +38,8 @@ pub enum Error {
     #[error("lock conflict: {text}")]
     LockConflict { text: String },
     /// Nomad could not parse the job's HCL (or its variables); the text has `input.hcl:L,C-C`.
+    /// Kept whole as read: a warning for each variable set but not declared comes before the
+    /// errors, which a cut would drop (render folds those warnings for reports).
     #[error("{text}")]
     Parse { text: String },
     /// The job or request is invalid: a validation multi-error (500) or another 400.
@@ -156,13 +159,16 @@ impl Error {
 
     /// Classifies a non-2xx response from its status and body (docs/nomad-api.md).
     pub(crate) fn from_response(status: StatusCode, body: &str) -> Self {
-        let text = truncate(body.trim_end());
+        let body = body.trim_end();
+        let text = truncate(body);
         match status.as_u16() {
             404 => Self::NotFound { text },
             403 => Self::PermissionDenied { text },
             409 => Self::LockConflict { text },
             400 if body.contains("Failed to parse job") || body.contains("Job spec is empty") => {
-                Self::Parse { text }
+                Self::Parse {
+                    text: body.to_owned(),
+                }
             }
             400 => Self::Validation { text },
             429 | 502..=504 => Self::Unavailable {
@@ -336,5 +342,17 @@ mod tests {
         assert!(text.len() < MAX_ERROR_TEXT + 32);
         assert!(text.ends_with(&format!("… ({} more bytes)", MAX_ERROR_TEXT)));
         assert_eq!(truncate("short"), "short");
+        let warning = "<nil>: Undefined variable; A \"x\" variable was set but was not found in known variables.\n";
+        let body = format!(
+            "Failed to parse job: {}input.hcl:3,5-9: Unsupported argument; the error",
+            warning.repeat(100)
+        );
+        let Error::Parse { text } = classify(400, &body) else {
+            panic!("expected Parse")
+        };
+        assert!(
+            text.ends_with("the error"),
+            "a parse error's errors follow its warnings and are kept"
+        );
     }
 }

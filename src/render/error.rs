@@ -1,6 +1,6 @@
 //! What can go wrong while rendering a job file, always naming the file and, where there is
 //! one, the line and column. Also turns Nomad's parse diagnostics (`input.hcl:3,5-9: ...`) into
-//! errors that name the real file.
+//! errors that name the real file, and tells its warnings (a [`Warning`]) apart from them.
 
 use crate::nomad;
 use crate::policy::Violation;
@@ -14,9 +14,9 @@ pub struct Position {
 }
 
 /// One problem with one job file. `path` is repository-relative: the job file itself, or the
-/// var file a problem was found in.
+/// var file a problem was found in. A warning of Nomad's reads `path: warning: ...`.
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {kind}", self.location())]
+#[error("{}: {}{kind}", self.location(), if self.warning().is_some() { "warning: " } else { "" })]
 pub struct RenderError {
     pub path: String,
     pub position: Option<Position>,
@@ -70,6 +70,9 @@ pub enum ErrorKind {
     /// Nomad rejected the job (its parse diagnostics, with this file's name).
     #[error("{0}")]
     Nomad(String),
+    /// A diagnostic of Nomad's parse that is no error; `message` is Nomad's text.
+    #[error("{message}")]
+    Warning { warning: Warning, message: String },
     /// Nomad could not be asked (unreachable, no leader, ACL): not the file's fault.
     #[error("Nomad: {0}")]
     Unavailable(nomad::Error),
@@ -81,6 +84,15 @@ pub enum ErrorKind {
     },
     #[error("{0}")]
     Policy(Box<Violation>),
+}
+
+/// What a warning is about. A warning never blocks a job by itself: Nomad tells its warnings
+/// only with the errors that made a parse fail, and a report folds each kind into one line.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Warning {
+    /// A variable set that the job does not declare. A source sets its variables for all its
+    /// jobs, and Nomad's non-strict parse warns once for each that a job does not declare.
+    UndeclaredVariable(String),
 }
 
 impl RenderError {
@@ -104,6 +116,14 @@ impl RenderError {
     /// unreachable or refused the token): such a job is neither blocked nor recorded as bad.
     pub fn is_transient(&self) -> bool {
         matches!(self.kind, ErrorKind::Unavailable(_))
+    }
+
+    /// The warning this is, if it is no error.
+    pub fn warning(&self) -> Option<&Warning> {
+        match &self.kind {
+            ErrorKind::Warning { warning, .. } => Some(warning),
+            _ => None,
+        }
     }
 }
 
@@ -156,13 +176,24 @@ pub(crate) fn from_nomad(path: &str, err: nomad::Error, shifts: &ColumnShifts) -
         let message = vars.replace("input.hcl", "(variables)");
         return vec![RenderError::new(path, None, ErrorKind::VarContent(message))];
     }
-    body.lines()
+    let mut errors: Vec<RenderError> = body
+        .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|line| diagnostic(path, line, shifts))
-        .collect()
+        .collect();
+    // Nomad fails a parse only for an error; should its text hold none, the job is still
+    // refused, and its report must not read as warnings alone.
+    if errors.iter().all(|e| e.warning().is_some()) {
+        let refused = "Nomad refused the job without naming an error".to_owned();
+        errors.insert(0, RenderError::new(path, None, ErrorKind::Nomad(refused)));
+    }
+    errors
 }
 
 fn diagnostic(path: &str, line: &str, shifts: &ColumnShifts) -> RenderError {
+    if let Some(error) = warning(path, line) {
+        return error;
+    }
     let plain = |message: &str| RenderError::new(path, None, ErrorKind::Nomad(message.to_owned()));
     if let Some(rest) = line.strip_prefix("<nil>: ") {
         return plain(rest);
@@ -186,6 +217,21 @@ fn diagnostic(path: &str, line: &str, shifts: &ColumnShifts) -> RenderError {
         position.map(|p| shifts.original(p)),
         ErrorKind::Nomad(message),
     )
+}
+
+/// Nomad's `Undefined variable` warning (`<nil>: Undefined variable; A "NAME" variable was set
+/// but was not found in known variables. ...`) as a warning of `path`. It is about the
+/// variables, not the job file: a location, if Nomad gave one, is not kept.
+fn warning(path: &str, line: &str) -> Option<RenderError> {
+    const SUMMARY: &str = "Undefined variable; A \"";
+    const SET: &str = "\" variable was set but was not found in known variables";
+    let (_location, message) = line.split_once(": ")?;
+    let (name, _) = message.strip_prefix(SUMMARY)?.split_once(SET)?;
+    let kind = ErrorKind::Warning {
+        warning: Warning::UndeclaredVariable(name.to_owned()),
+        message: message.to_owned(),
+    };
+    Some(RenderError::new(path, None, kind))
 }
 
 #[cfg(test)]
@@ -218,6 +264,33 @@ mod tests {
         assert_eq!(
             nil[0].to_string(),
             "a.hcl: Unset variable \"x\"; A used variable must be set"
+        );
+    }
+
+    #[test]
+    fn undefined_variables_are_warnings_that_keep_nomads_text() {
+        let text = "Failed to parse job: <nil>: Undefined variable; A \"region\" variable was set but was not found in known variables. To declare variable \"region\", place this block in your job files\ninput.hcl:4,3-6: Unsupported argument; An argument named \"foo\" is not expected here.";
+        let errs = from_nomad("a.hcl", parse_err(text), &ColumnShifts::default());
+        assert_eq!(
+            errs[0].warning(),
+            Some(&Warning::UndeclaredVariable("region".into()))
+        );
+        assert_eq!(
+            errs[0].to_string(),
+            "a.hcl: warning: Undefined variable; A \"region\" variable was set but was not found in known variables. To declare variable \"region\", place this block in your job files"
+        );
+        assert_eq!(errs[1].warning(), None, "{}", errs[1]);
+        assert!(!errs[1].is_transient());
+        let warnings_only = from_nomad(
+            "a.hcl",
+            parse_err(text.lines().next().unwrap_or_default()),
+            &ColumnShifts::default(),
+        );
+        assert_eq!(warnings_only.len(), 2);
+        assert_eq!(
+            warnings_only[0].warning(),
+            None,
+            "a refused parse has an error"
         );
     }
 

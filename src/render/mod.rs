@@ -13,7 +13,8 @@
 //! # Use
 //! Per source and commit, [`load_variables`] once; per job file, [`prepare`] (local, no I/O but
 //! the repository: compare [`Prepared::fingerprint`] with the last one to skip unchanged jobs),
-//! then [`render`] (one parse call). [`block_duplicates`] over the rendered set.
+//! then [`render`] (one parse call). [`block_duplicates`] over the rendered set. [`report`]
+//! turns a file's errors into the text people read.
 
 mod check;
 mod declared;
@@ -21,6 +22,7 @@ mod duplicates;
 mod error;
 mod fingerprint;
 mod inline;
+mod report;
 mod stamp;
 mod vars;
 mod view;
@@ -30,7 +32,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 pub use duplicates::duplicates;
-pub use error::{ErrorKind, Position, RenderError};
+pub use error::{ErrorKind, Position, RenderError, Warning};
+pub use report::{Detail, Diagnosed, report};
 pub use vars::{Given, Variables};
 
 use crate::config::Source;

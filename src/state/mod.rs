@@ -108,6 +108,9 @@ pub struct Refusal {
     /// Nomad's words for it and what drover does about it, as the pass that met it told
     /// them (what later passes report, so that the blocked job is told once).
     pub message: String,
+    /// The same in full, when the message folds Nomad's warnings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub full: Option<String>,
     /// The Nomad version that refused, when it could be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nomad_version: Option<String>,

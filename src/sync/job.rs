@@ -19,7 +19,7 @@ use crate::events::{Event, EventKind, Outcome};
 use crate::follow::{self, AUTO_PROMOTE_META, Registration, Start, Told};
 use crate::nomad::Client;
 use crate::reconcile::{Action, ActionKind, Block, Problem, PruneRefusal, Reason};
-use crate::render::{self, Prepared, RenderedJob};
+use crate::render::{self, Detail, Prepared, RenderedJob};
 use crate::state::{JobKey, JobRecord, LiveJob, RefusedBy, Save};
 
 pub(super) struct Inputs<'a> {
@@ -133,6 +133,7 @@ fn report(action: &Action, status: Status, detail: impl Into<String>) -> JobRepo
         path: action.path.clone(),
         status,
         detail: detail.into(),
+        full_detail: None,
         followed: false,
     }
 }
@@ -146,7 +147,11 @@ async fn run(env: Env, action: Action, prepared: Option<Prepared>) -> Done {
             action.reason.to_string(),
         )),
         (ActionKind::Blocked, _) => {
-            done(report(&action, Status::Blocked, action.reason.to_string()))
+            let full_detail = refused::full_detail(&env.source, &env.ctx, &action);
+            done(JobReport {
+                full_detail,
+                ..report(&action, Status::Blocked, action.reason.to_string())
+            })
         }
         (ActionKind::PruneRefused, _) => {
             let kept = matches!(
@@ -197,14 +202,24 @@ async fn deploy(env: &Env, action: &Action, prepared: &Prepared, intent: Intent)
     let rendered = match render::render(&client, prepared, Some(&env.commit)).await {
         Ok(r) => r,
         Err(errors) => {
-            let text = super::join_errors(&errors);
+            let text = render::report(&errors, Detail::Folded);
+            let full = render::report(&errors, Detail::Full);
+            let full = (full != text).then_some(full);
             if errors.iter().any(render::RenderError::is_transient) {
-                return Done::new(report(action, Status::Failed, text));
+                let report = JobReport {
+                    full_detail: full,
+                    ..report(action, Status::Failed, text)
+                };
+                return Done::new(report);
             }
             let inputs = (prepared.path.as_str(), prepared.fingerprint.as_str());
-            let detail = report_refusal(env, inputs, RefusedBy::Parse, &text).await;
+            let (detail, full_detail) =
+                report_refusal(env, inputs, RefusedBy::Parse, &text, full).await;
             return Done {
-                report: report(action, Status::Blocked, detail),
+                report: JobReport {
+                    full_detail,
+                    ..report(action, Status::Blocked, detail)
+                },
                 render_failed: true,
             };
         }
@@ -235,8 +250,12 @@ async fn deploy(env: &Env, action: &Action, prepared: &Prepared, intent: Intent)
                 apply::Call::Register => RefusedBy::Register,
             };
             let inputs = (rendered.path.as_str(), rendered.fingerprint.as_str());
-            let detail = report_refusal(env, inputs, by, &error.to_string()).await;
-            report(action, Status::Blocked, detail)
+            let (detail, full_detail) =
+                report_refusal(env, inputs, by, &error.to_string(), None).await;
+            JobReport {
+                full_detail,
+                ..report(action, Status::Blocked, detail)
+            }
         }
         Err(failed) => report(action, Status::Failed, failed.to_string()),
     };
@@ -244,27 +263,25 @@ async fn deploy(env: &Env, action: &Action, prepared: &Prepared, intent: Intent)
 }
 
 /// Remembers Nomad's refusal of the inputs of the file at `path` and returns the report's
-/// words for it: those every later pass tells while the refusal holds.
+/// words for it, folded and (when they differ) in full: those every later pass tells while
+/// the refusal holds.
 async fn report_refusal(
     env: &Env,
-    (path, fingerprint): (&str, &str),
+    inputs: (&str, &str),
     by: RefusedBy,
     errors: &str,
-) -> String {
-    let message = refused::remember(
-        &env.source,
-        &env.ctx,
-        &env.client,
-        (path, fingerprint),
-        by,
-        errors,
-    )
-    .await;
-    Reason::Blocked(Block::File {
-        problem: Problem::Refused(by),
-        message,
-    })
-    .to_string()
+    full: Option<String>,
+) -> (String, Option<String>) {
+    let (source, ctx, client) = (&env.source, &env.ctx, &env.client);
+    let refusal = refused::remember(source, ctx, client, inputs, by, errors, full).await;
+    let words = |message: String| {
+        Reason::Blocked(Block::File {
+            problem: Problem::Refused(by),
+            message,
+        })
+        .to_string()
+    };
+    (words(refusal.message), refusal.full.map(words))
 }
 
 /// Plans and, when the plan shows a change, registers; hands the registration to the

@@ -24,7 +24,6 @@ use std::time::{Duration, SystemTime};
 use tokio_util::sync::CancellationToken;
 
 pub use cache::PrepareCache;
-pub use prepare::join as join_errors;
 pub use report::{JobReport, PassReport, Status};
 
 use crate::apply::Limits;

@@ -1,6 +1,7 @@
 //! `drover sync --once`: one pass over every source, as the daemon would make it now, with a
-//! line per job and a closing count. Exit codes: 0 every job converged, 1 some job failed or was
-//! blocked, 2 a configuration, fetch or connection error.
+//! line per job (its errors first, its warnings folded unless `--verbose`) and a closing count.
+//! Exit codes: 0 every job converged, 1 some job failed or was blocked, 2 a configuration,
+//! fetch or connection error.
 
 use std::process::ExitCode;
 
@@ -12,8 +13,9 @@ use crate::state::Store;
 pub const EXIT_PROBLEMS: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
-/// Runs one pass over every source of `config` and prints the result.
-pub async fn run(config: &Config, options: Options) -> anyhow::Result<ExitCode> {
+/// Runs one pass over every source of `config` and prints the result; `verbose` prints every
+/// diagnostic of a job in full.
+pub async fn run(config: &Config, options: Options, verbose: bool) -> anyhow::Result<ExitCode> {
     config.verify_secrets()?;
     let store = Store::new(&config.state.dir);
     let loaded = store.load()?;
@@ -27,7 +29,7 @@ pub async fn run(config: &Config, options: Options) -> anyhow::Result<ExitCode> 
             Ok(mirror) => super::pass(source, &mirror, &ctx, options).await,
             Err(e) => PassReport::failed(&source.name, e.to_string()),
         };
-        print(&report);
+        print(&report, verbose);
         reports.push(report);
     }
     let code = if reports.iter().any(|r| r.error.is_some()) {
@@ -40,7 +42,7 @@ pub async fn run(config: &Config, options: Options) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::from(code))
 }
 
-fn print(report: &PassReport) {
+fn print(report: &PassReport, verbose: bool) {
     let commit = report
         .commit
         .as_deref()
@@ -48,7 +50,9 @@ fn print(report: &PassReport) {
         .unwrap_or("-");
     println!("source {} at {commit}", report.source);
     for job in &report.jobs {
-        println!("  {job}");
+        for line in job.line(verbose).lines() {
+            println!("  {line}");
+        }
     }
     println!("  {}", report.summary());
 }

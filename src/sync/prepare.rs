@@ -6,7 +6,7 @@
 use super::cache::{Entry, PrepareCache};
 use crate::config::Source;
 use crate::reconcile::{BlockedFile, Desired, DesiredJob, Problem};
-use crate::render::{self, Prepared, RenderError, Variables};
+use crate::render::{self, Detail, Prepared, RenderError, Variables};
 use crate::source::{CommitId, Mirror, Snapshot, SourceError};
 use crate::state::JobKey;
 
@@ -25,7 +25,7 @@ impl PreparedSet {
         match render::prepare(&self.snapshot, path, &self.settings, &self.variables) {
             Ok(prepared) => Some(prepared),
             Err(errors) => {
-                tracing::error!(path, errors = %join(&errors), "a file that prepared before no longer does");
+                tracing::error!(path, errors = %report(&errors), "a file that prepared before no longer does");
                 None
             }
         }
@@ -58,7 +58,7 @@ pub(crate) fn prepare(
     let variables = match render::load_variables(&snapshot, &settings) {
         Err(errors) => {
             // No job can be rendered as configured: each is blocked (which also stops pruning).
-            let message = join(&errors);
+            let message = report(&errors);
             blocked.extend(
                 snapshot
                     .files
@@ -80,9 +80,12 @@ pub(crate) fn prepare(
                             path,
                             entry: Entry::new(&p, file.blob),
                         }),
-                        Err(errors) => {
-                            blocked.push(blocked_file(&path, None, Problem::Render, join(&errors)))
-                        }
+                        Err(errors) => blocked.push(blocked_file(
+                            &path,
+                            None,
+                            Problem::Render,
+                            report(&errors),
+                        )),
                     },
                 }
             }
@@ -146,11 +149,7 @@ pub(crate) fn blocked_file(
     }
 }
 
-/// Every error of a file, one per line.
-pub fn join(errors: &[RenderError]) -> String {
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
+/// A file's errors as its report says them (no local check warns, so nothing is folded).
+fn report(errors: &[RenderError]) -> String {
+    render::report(errors, Detail::Folded)
 }

@@ -16,7 +16,7 @@ use super::Context;
 use super::prepare::blocked_file;
 use crate::config::Source;
 use crate::nomad::{Client, Error};
-use crate::reconcile::{Desired, Problem};
+use crate::reconcile::{Action, Block, Desired, Problem, Reason};
 use crate::state::{Refusal, RefusedBy, Save, SeenVersion};
 
 /// Sent with every refusal: a new drover may render the same inputs differently.
@@ -107,8 +107,9 @@ fn still_holds(refusal: &Refusal, ctx: &Context, now: SystemTime) -> bool {
     }
 }
 
-/// Remembers that Nomad refused the inputs `fingerprint` of the file at `path`, and returns
-/// the message that the report, and every later pass until the refusal is lifted, tells.
+/// Remembers that Nomad refused the inputs `fingerprint` of the file at `path` (`errors`, and
+/// `full` when the warnings were folded) and returns what was kept: the words the report, and
+/// every later pass until the refusal is lifted, tells.
 pub(super) async fn remember(
     source: &Source,
     ctx: &Context,
@@ -116,37 +117,67 @@ pub(super) async fn remember(
     (path, fingerprint): (&str, &str),
     by: RefusedBy,
     errors: &str,
-) -> String {
+    full: Option<String>,
+) -> Refusal {
     let again = match by {
         RefusedBy::Parse => "not sent again until they, Nomad's version or drover's change",
         RefusedBy::Plan | RefusedBy::Register => {
             "not sent again until they, Nomad's version or drover's change, or the next drift check"
         }
     };
-    let mut message = format!("{errors}\nNomad refused these inputs; {again}");
-    if message.len() > MAX_MESSAGE {
-        let mut end = MAX_MESSAGE;
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        message.truncate(end);
-    }
+    let with_note = |text: &str| bounded(format!("{text}\nNomad refused these inputs; {again}"));
     let version = nomad_version(source, ctx, client).await.flatten();
     let refusal = Refusal {
         fingerprint: fingerprint.to_owned(),
         by,
-        message: message.clone(),
+        message: with_note(errors),
+        full: full.as_deref().map(with_note),
         nomad_version: version,
         drover_version: DROVER_VERSION.to_owned(),
         at: SystemTime::now(),
     };
-    let (name, path) = (source.name.clone(), path.to_owned());
+    let (name, path, kept) = (source.name.clone(), path.to_owned(), refusal.clone());
     ctx.recorder
         .record(Save::Soon, move |state| {
-            state.source_mut(&name).refused.insert(path, refusal);
+            state.source_mut(&name).refused.insert(path, kept);
         })
         .await;
-    message
+    refusal
+}
+
+/// `text` cut to [`MAX_MESSAGE`] bytes on a character boundary.
+fn bounded(mut text: String) -> String {
+    if text.len() > MAX_MESSAGE {
+        let mut end = MAX_MESSAGE;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+/// The full words of a job held back for a refusal whose warnings were folded.
+pub(super) fn full_detail(source: &Source, ctx: &Context, action: &Action) -> Option<String> {
+    let Reason::Blocked(Block::File {
+        problem: problem @ Problem::Refused(_),
+        ..
+    }) = &action.reason
+    else {
+        return None;
+    };
+    let state = ctx.recorder.lock();
+    let full = state
+        .source(&source.name)
+        .refused
+        .get(&action.path)?
+        .full
+        .clone()?;
+    let reason = Reason::Blocked(Block::File {
+        problem: *problem,
+        message: full,
+    });
+    Some(reason.to_string())
 }
 
 /// Forgets the refusal of the file at `path`, if there is one: Nomad took its inputs.

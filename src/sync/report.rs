@@ -1,7 +1,5 @@
 //! What a pass did, job by job, in the words the `sync` command prints and the state records.
 
-use std::fmt;
-
 use crate::state::JobKey;
 
 /// Where one job (or file) ended up in a pass.
@@ -54,18 +52,32 @@ pub struct JobReport {
     pub job: Option<JobKey>,
     pub path: String,
     pub status: Status,
+    /// Why, for people: a file's errors first and its warnings folded (see
+    /// [`crate::render::report`]); what the events, the logs and `/status` tell.
     pub detail: String,
+    /// Every diagnostic in full, when `detail` folds some (`--verbose`, `/status`).
+    pub full_detail: Option<String>,
     /// The status and detail are the deployment's outcome, as the follower told it.
     pub followed: bool,
 }
 
-impl fmt::Display for JobReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// Where the detail starts in [`JobReport::line`]: after the job (28) and the status (9).
+const DETAIL_COLUMN: usize = 28 + 1 + 9 + 1;
+
+impl JobReport {
+    /// The job, its status and its detail (in full with `verbose`), further lines of the
+    /// detail aligned under its first.
+    pub fn line(&self, verbose: bool) -> String {
         let what = self
             .job
             .as_ref()
             .map_or_else(|| self.path.clone(), ToString::to_string);
-        write!(f, "{what:<28} {:<9} {}", self.status.word(), self.detail)
+        let detail = match &self.full_detail {
+            Some(full) if verbose => full,
+            _ => &self.detail,
+        };
+        let detail = detail.replace('\n', &format!("\n{:DETAIL_COLUMN$}", ""));
+        format!("{what:<28} {:<9} {detail}", self.status.word())
     }
 }
 
@@ -131,5 +143,35 @@ impl PassReport {
         } else {
             counts.join(", ")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reports_further_lines_align_under_its_first_and_verbose_shows_all() {
+        let report = JobReport {
+            job: Some(JobKey::new("default", "web")),
+            path: "web.nomad.hcl".into(),
+            status: Status::Blocked,
+            detail: "web.nomad.hcl:3:1: the error\nweb.nomad.hcl: warning: 2 variables".into(),
+            full_detail: Some("web.nomad.hcl:3:1: the error\nw1\nw2".into()),
+            followed: false,
+        };
+        let pad = " ".repeat(DETAIL_COLUMN);
+        assert_eq!(
+            report.line(false),
+            format!(
+                "default/web                  blocked   web.nomad.hcl:3:1: the error\n{pad}web.nomad.hcl: warning: 2 variables"
+            )
+        );
+        assert_eq!(
+            report.line(true),
+            format!(
+                "default/web                  blocked   web.nomad.hcl:3:1: the error\n{pad}w1\n{pad}w2"
+            )
+        );
     }
 }

@@ -3,7 +3,8 @@
 //! block, `file()` inlining confined to the Git work tree holding it, variables), duplicate IDs
 //! across the files, and the policy rules that need no server; `--nomad` adds Nomad's own parse
 //! (and the policy rules on its canonical job). Every error of every file is printed, and the
-//! exit code is non-zero when there is any.
+//! exit code is non-zero when there is any; Nomad's warnings are printed after a file's errors
+//! and never fail it.
 //!
 //! Never registers, plans or writes anything.
 
@@ -53,6 +54,8 @@ pub struct Options {
     /// Var files and `NAME=VALUE` variables, as `nomad job run -var-file/-var` take them.
     pub var_files: Vec<PathBuf>,
     pub vars: Vec<String>,
+    /// How the text shows warnings: each kind folded into one line per file, or every one.
+    pub detail: render::Detail,
 }
 
 /// Runs the command; the exit code says whether anything is wrong.
@@ -72,10 +75,16 @@ pub fn run(opts: &Options) -> anyhow::Result<ExitCode> {
         (_, false) => path_groups(&opts.paths, opts, config.as_ref())?,
     };
     let mut diagnostics = check(&groups, &files, opts.nomad)?;
-    diagnostics.sort();
+    // Per file, its errors before its warnings, as a report reads.
+    diagnostics.sort_by(|a, b| {
+        (&a.path, a.severity, a.line, a.column)
+            .cmp(&(&b.path, b.severity, b.line, b.column))
+            .then_with(|| a.cmp(b))
+    });
     diagnostics.dedup();
-    report::print(files.len(), &diagnostics, opts.format == Format::Json)?;
-    Ok(if diagnostics.is_empty() {
+    let json = opts.format == Format::Json;
+    report::print(files.len(), &diagnostics, json, opts.detail)?;
+    Ok(if !diagnostics.iter().any(Diagnostic::is_error) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -63,7 +63,8 @@ pub fn parse(hcl: &str, variables: &str) -> Result<serde_json::Value, String> {
 
 fn decode_file(src: &str, top: &Body, var_file: Option<(&Body, &str)>) -> Result<Value, Diags> {
     top_level_schema(top)?;
-    let scope = vars::evaluate(src, top, var_file)?;
+    let mut scope = vars::evaluate(src, top, var_file)?;
+    let mut diags = std::mem::take(&mut scope.warnings);
     let cx = vars::scope_ctx(src, &scope);
     let jobs: Vec<BlockRef> = top
         .iter()
@@ -72,22 +73,20 @@ fn decode_file(src: &str, top: &Body, var_file: Option<(&Body, &str)>) -> Result
         .map(|b| block_ref(b, &cx))
         .collect();
     let Some(first) = jobs.first() else {
-        return Err(vec![Diag::new(
+        diags.push(Diag::new(
             "Missing job block",
             "A job block is required",
             None,
-        )]);
+        ));
+        return Err(diags);
     };
-    let mut diags: Diags = jobs[1..]
-        .iter()
-        .map(|dup| {
-            let prev = range_string(src, &first.def_range());
-            let detail = format!(
-                "Only one block of type \"job\" is allowed. Previous definition was at {prev}."
-            );
-            Diag::new("Duplicate job block", detail, Some(dup.def_range()))
-        })
-        .collect();
+    diags.extend(jobs[1..].iter().map(|dup| {
+        let prev = range_string(src, &first.def_range());
+        let detail = format!(
+            "Only one block of type \"job\" is allowed. Previous definition was at {prev}."
+        );
+        Diag::new("Duplicate job block", detail, Some(dup.def_range()))
+    }));
     let job = decode_job(first, &mut diags);
     if has_errors(&diags) {
         Err(diags)

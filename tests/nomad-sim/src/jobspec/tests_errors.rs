@@ -37,6 +37,13 @@ fn error_texts() {
             ),
         ),
         (
+            "variable \"used\" {}\njob \"x\" {\n  foo = var.used\n}\n",
+            "used = 1\nother = 2\nthird = 3\n",
+            "<nil>: Undefined variable; A \"other\" variable was set but was not found in known variables. To declare variable \"other\", place this block in your job files\n\
+             <nil>: Undefined variable; A \"third\" variable was set but was not found in known variables. To declare variable \"third\", place this block in your job files\n\
+             input.hcl:3,3-6: Unsupported argument; An argument named \"foo\" is not expected here.",
+        ),
+        (
             "job \"x\" {\n  region = var.nope\n}\n",
             "",
             "input.hcl:2,15-20: Unsupported attribute; This object does not have an attribute named \"nope\".",

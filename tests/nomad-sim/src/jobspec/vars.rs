@@ -25,6 +25,9 @@ struct Var<'a> {
 pub(super) struct Scope {
     pub vars: Map<String, Value>,
     pub locals: Map<String, Value>,
+    /// The warnings of a non-strict parse (variables set but not declared): jobspec2 keeps
+    /// them with the body's diagnostics, so they lead the text of any error found later.
+    pub warnings: Diags,
 }
 
 /// Evaluates variables and locals. `var_file` is the parsed var content and its source text.
@@ -42,6 +45,7 @@ pub(super) fn evaluate(
     let mut scope = Scope {
         vars: Map::new(),
         locals: Map::new(),
+        warnings: Vec::new(),
     };
     for v in &vars {
         match &v.value {
@@ -60,6 +64,7 @@ pub(super) fn evaluate(
     if super::diag::has_errors(&diags) {
         Err(diags)
     } else {
+        scope.warnings = diags;
         Ok(scope)
     }
 }
