@@ -18,6 +18,7 @@
 //! - [`serve`]: the HTTP endpoint (`/healthz`, `/readyz`, `/status`, `/metrics`, `/webhook`)
 //!   and `drover status`, its client.
 //! - [`metrics`]: the Prometheus metrics the daemon records and `/metrics` shows.
+//! - [`notifier`]: commit statuses on the forges and chat/webhook messages about deployments.
 //! - [`sync`]: one pass over one source, stage by stage.
 //! - [`leader`]: high availability: the leader election over a Nomad variable lock, the fence.
 //! - [`daemon`]: `drover run`: the source loops, reloads, signals, shutdown.
@@ -38,6 +39,7 @@ pub mod follow;
 pub mod leader;
 pub mod metrics;
 pub mod nomad;
+pub mod notifier;
 pub mod policy;
 pub mod reconcile;
 pub mod render;

@@ -4,7 +4,7 @@
 //!
 //! Owns the registry and nothing else: never decides what counts as a pass or a drift (the
 //! callers say), never reads the status board. Every label is low-cardinality: a source name,
-//! a result or state word, a Nomad call name, a status code. The one per-job family,
+//! a notification destination's name, a result or state word, a Nomad call name, a status code. The one per-job family,
 //! `drover_job_drift`, only holds the jobs that are drifted right now.
 
 use std::collections::BTreeMap;
@@ -41,6 +41,9 @@ const JOB_STATES: [JobState; 7] = [
     JobState::Drifted,
     JobState::Pruned,
 ];
+
+/// Every result of a notification, shown at 0 for each destination (see [`JOB_STATES`]).
+const NOTIFICATION_RESULTS: [&str; 3] = ["sent", "failed", "dropped"];
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SourceLabels {
@@ -80,6 +83,17 @@ struct RequestLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NotificationLabels {
+    destination: String,
+    result: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DestinationLabels {
+    destination: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: String,
 }
@@ -99,6 +113,8 @@ pub struct Metrics {
     deployments: Family<DeploymentLabels, Counter>,
     events: Family<EventLabels, Counter>,
     nomad_requests: Histograms<RequestLabels>,
+    notifications: Family<NotificationLabels, Counter>,
+    notification_retries: Family<DestinationLabels, Counter>,
     leader: Gauge,
     leader_changes: Counter,
 }
@@ -137,6 +153,8 @@ impl Metrics {
             deployments: Family::default(),
             events: Family::default(),
             nomad_requests: Family::new_with_constructor(request_buckets),
+            notifications: Family::default(),
+            notification_retries: Family::default(),
             // Without high availability every instance leads; the election sets it otherwise.
             leader: Gauge::default(),
             leader_changes: Counter::default(),
@@ -191,6 +209,18 @@ impl Metrics {
             "nomad_request_duration_seconds",
             "Nomad API requests (each attempt) by call and HTTP status (0: no response)",
             self.nomad_requests.clone(),
+        );
+        r.register(
+            "notifications",
+            "Notification requests by destination and result: sent, failed (given up or \
+             refused) or dropped (queue overflow)",
+            self.notifications.clone(),
+        );
+        r.register(
+            "notification_retries",
+            "Notification requests sent again after a server error, a timeout, a connection \
+             error or a rate limit",
+            self.notification_retries.clone(),
         );
         r.register(
             "leader",
@@ -286,6 +316,34 @@ impl Metrics {
             .observe(duration.as_secs_f64());
     }
 
+    /// Shows `destination`'s notification series at 0 before anything happened to it, so that
+    /// "no failures yet" reads 0 rather than missing.
+    pub fn notification_destination(&self, destination: &str) {
+        for result in NOTIFICATION_RESULTS {
+            let _ = self
+                .notifications
+                .get_or_create(&notification_labels(destination, result));
+        }
+        let _ = self
+            .notification_retries
+            .get_or_create(&destination_labels(destination));
+    }
+
+    /// A notification request to `destination` ended with `result`: `sent`, `failed` (given up
+    /// or refused) or `dropped` (its queue overflowed).
+    pub fn notification(&self, destination: &str, result: &str) {
+        self.notifications
+            .get_or_create(&notification_labels(destination, result))
+            .inc();
+    }
+
+    /// A notification request to `destination` is sent again.
+    pub fn notification_retry(&self, destination: &str) {
+        self.notification_retries
+            .get_or_create(&destination_labels(destination))
+            .inc();
+    }
+
     /// Whether this instance leads (high availability).
     pub fn leader(&self, leading: bool) {
         self.leader.set(i64::from(leading));
@@ -315,6 +373,19 @@ fn source_labels(source: &str) -> SourceLabels {
     }
 }
 
+fn notification_labels(destination: &str, result: &str) -> NotificationLabels {
+    NotificationLabels {
+        destination: destination.to_owned(),
+        result: result.to_owned(),
+    }
+}
+
+fn destination_labels(destination: &str) -> DestinationLabels {
+    DestinationLabels {
+        destination: destination.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,6 +403,10 @@ mod tests {
         m.nomad_request("plan", 200, Duration::from_millis(20));
         m.leader(false);
         m.leader_changed();
+        m.notification_destination("chat");
+        m.notification_destination("github");
+        m.notification("github", "sent");
+        m.notification_retry("github");
         let text = m.encode();
         for line in [
             "drover_source_sync_total{source=\"web\",result=\"converged\"} 1",
@@ -344,6 +419,10 @@ mod tests {
             "drover_source_pass_duration_seconds_count{source=\"web\"} 2",
             "drover_leader 0",
             "drover_leader_changes_total 1",
+            "drover_notifications_total{destination=\"github\",result=\"sent\"} 1",
+            "drover_notifications_total{destination=\"chat\",result=\"dropped\"} 0",
+            "drover_notification_retries_total{destination=\"github\"} 1",
+            "drover_notification_retries_total{destination=\"chat\"} 0",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
