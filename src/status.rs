@@ -406,6 +406,8 @@ impl Board {
             }
             EventKind::Pruned => job.state = JobState::Pruned,
             EventKind::DriftFound => job.state = JobState::Drifted,
+            // About the source; the pass's report moves the board.
+            EventKind::PassEnded => {}
         }
     }
 

@@ -59,6 +59,9 @@ fn log(e: &Event) {
         e.deployment.as_deref().unwrap_or("-"),
     );
     match e.kind {
+        EventKind::PassEnded => {
+            tracing::debug!(source = %e.source, commit, detail = %e.detail, "pass ended")
+        }
         EventKind::Progress => {
             tracing::debug!(source = %e.source, job = %job, deployment, detail = %e.detail, "deployment progress")
         }

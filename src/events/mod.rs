@@ -1,6 +1,7 @@
 //! Events: every outcome drover reaches about a job — registered, a deployment's progress,
 //! promoted, succeeded, failed, rolled back, superseded, blocked, pruned, drift found or
-//! corrected — as one type that the state's history, `/status`, `/metrics` and the logs share.
+//! corrected — and the end of a pass that submitted jobs, as one type that the state's
+//! history, `/status`, `/metrics`, the logs and the notifier share.
 //!
 //! Owns the event type, how a registration ended ([`Outcome`], [`Tracked`]), the bounded
 //! per-job [`History`] and the in-process subscription ([`Bus`]). Never decides anything and
@@ -21,7 +22,7 @@ pub use history::History;
 pub use outcome::{Outcome, Tracked};
 
 /// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// A new version was registered; its evaluation and deployment are being followed.
@@ -47,11 +48,15 @@ pub enum EventKind {
     DriftFound,
     /// A drift check found the job changed outside Git and registered Git's version again.
     DriftCorrected,
+    /// A pass over a source ended after submitting (or blocking) jobs of its commit: every
+    /// registration of that commit by that pass is known. About the source, not one job
+    /// (`namespace` and `job` are empty); not kept in the history.
+    PassEnded,
 }
 
 impl EventKind {
     /// Every kind, so that a count of zero still shows in `/metrics`.
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 12] = [
         Self::Registered,
         Self::Progress,
         Self::Promoted,
@@ -63,6 +68,7 @@ impl EventKind {
         Self::Pruned,
         Self::DriftFound,
         Self::DriftCorrected,
+        Self::PassEnded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +84,7 @@ impl EventKind {
             Self::Pruned => "pruned",
             Self::DriftFound => "drift_found",
             Self::DriftCorrected => "drift_corrected",
+            Self::PassEnded => "pass_ended",
         }
     }
 

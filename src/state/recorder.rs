@@ -79,6 +79,11 @@ impl Recorder {
         }
     }
 
+    /// Sends `event` to subscribers without keeping it: for what is about a source, not a job.
+    pub fn announce(&self, event: Event) {
+        self.bus.send(Arc::new(event));
+    }
+
     /// Keeps `event` in the history (saved with the next write) and sends it to subscribers.
     pub fn publish(&self, event: Event) {
         let event = Arc::new(event);

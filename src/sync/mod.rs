@@ -28,6 +28,7 @@ pub use report::{JobReport, PassReport, Status};
 
 use crate::apply::Limits;
 use crate::config::Source;
+use crate::events::{Event, EventKind};
 use crate::follow::Followers;
 use crate::nomad::{Client, ObserveFn, Query};
 use crate::reconcile::{self, ActionKind};
@@ -239,8 +240,18 @@ fn kind_name(kind: ActionKind) -> &'static str {
     }
 }
 
-/// Records the pass itself.
+/// Records the pass itself, and announces its end when it submitted or blocked anything.
 async fn finish(source: &Source, ctx: &Context, report: &PassReport) {
+    let acted = report
+        .jobs
+        .iter()
+        .any(|j| !matches!(j.status, Status::Unchanged | Status::Kept));
+    if acted {
+        let event = Event::new(EventKind::PassEnded, &source.name, "", "")
+            .commit(report.commit.as_deref())
+            .detail(report.summary());
+        ctx.recorder.announce(event);
+    }
     let (name, commit, converged, summary) = (
         source.name.clone(),
         report.commit.clone(),
