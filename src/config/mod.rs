@@ -32,6 +32,7 @@ mod env;
 mod error;
 mod git_access;
 mod locate;
+mod notify;
 mod policy;
 mod resolve;
 mod schema;
@@ -46,6 +47,8 @@ mod tests_env;
 mod tests_example;
 #[cfg(test)]
 mod tests_git_access;
+#[cfg(test)]
+mod tests_notify;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -56,6 +59,10 @@ pub use cluster::{Cluster, Retry, Tls};
 pub use env::Env;
 pub use error::{ConfigError, Location};
 pub use git_access::{GitAccess, SourceLimits};
+pub use notify::{
+    CommitStatus, Destination, NotifyKind, Provider, RecoveredWord, Severity, Wanted,
+    default_events,
+};
 pub use policy::{Policy, RESOURCE_KEYS};
 pub use secret::{Secret, SecretError};
 pub use settings::{HaSettings, ServerSettings, ServerTls, StateSettings, SyncSettings};
@@ -90,6 +97,8 @@ pub struct Config {
     pub ha: Option<HaSettings>,
     /// The global `[policy]` (each source holds its own rules resolved over it).
     pub policy: Policy,
+    /// `[[notify]]`: where deployment outcomes are told, in file order.
+    pub notify: Vec<Destination>,
 }
 
 impl Config {
@@ -116,9 +125,14 @@ impl Config {
         };
         let clusters = resolve::clusters(&raw, &cx)?;
         let ha = settings::ha(&raw.ha, &clusters, &cx)?;
+        let sources = policy::apply(&raw, source::sources(&raw.sources, &clusters, &cx)?, &cx)?;
+        let notify = notify::destinations(&raw.notify, &cx)?;
+        let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+        notify::check_sources(&notify, &names, &cx)?;
         Ok(Self {
             path: path.to_owned(),
-            sources: policy::apply(&raw, source::sources(&raw.sources, &clusters, &cx)?, &cx)?,
+            sources,
+            notify,
             clusters,
             server: settings::server(&raw.server, &cx)?,
             state: settings::state(&raw.state, &cx)?,
@@ -150,7 +164,24 @@ impl Config {
             let what = format!("Git password of source `{}`", s.name);
             s.access.password.as_ref().map(|p| (what, p))
         });
-        for (what, secret) in tokens.chain(webhook).chain(passwords) {
+        let forge_tokens = self.sources.iter().filter_map(|s| {
+            let what = format!("commit status token of source `{}`", s.name);
+            s.commit_status.as_ref().map(|c| (what, &c.token))
+        });
+        let destinations = self.notify.iter().flat_map(|d| {
+            let url = (format!("URL of [[notify]] `{}`", d.name), &d.url);
+            let secret = d
+                .secret
+                .as_ref()
+                .map(|s| (format!("secret of [[notify]] `{}`", d.name), s));
+            std::iter::once(url).chain(secret)
+        });
+        let all = tokens
+            .chain(webhook)
+            .chain(passwords)
+            .chain(forge_tokens)
+            .chain(destinations);
+        for (what, secret) in all {
             secret
                 .read()
                 .map_err(|source| ConfigError::Secret { what, source })?;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::notify::{RawCommitStatus, RawNotify};
 use super::policy::RawPolicy;
 use super::source::PreserveCounts;
 
@@ -27,6 +28,8 @@ pub(super) struct RawConfig {
     pub ha: RawHa,
     /// Rules for every source's jobs; a `[source.policy]` table overrides them key by key.
     pub policy: RawPolicy,
+    /// Where deployment outcomes are told.
+    pub notify: Vec<RawNotify>,
 }
 
 /// `[nomad]` and `[clusters.NAME]`. Options left unset fall back to `NOMAD_*` (default cluster
@@ -125,6 +128,8 @@ pub(super) struct RawSource {
     pub auto_promote: bool,
     #[serde(default = "default_rollback_on_failure")]
     pub rollback_on_failure: bool,
+    /// The forge told of each deployed commit's outcome.
+    pub commit_status: Option<RawCommitStatus>,
     // Git access: HTTPS credentials, a private CA, SSH keys and host keys.
     pub username: Option<String>,
     pub password_file: Option<PathBuf>,
@@ -204,6 +209,8 @@ pub(super) struct RawServer {
     pub max_concurrent_requests: usize,
     pub tls_cert_file: Option<PathBuf>,
     pub tls_key_file: Option<PathBuf>,
+    /// Where people reach this endpoint, for links in notifications and commit statuses.
+    pub public_url: Option<String>,
 }
 
 impl Default for RawServer {
@@ -217,6 +224,7 @@ impl Default for RawServer {
             max_concurrent_requests: 16,
             tls_cert_file: None,
             tls_key_file: None,
+            public_url: None,
         }
     }
 }

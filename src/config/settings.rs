@@ -30,6 +30,8 @@ pub struct ServerSettings {
     pub max_concurrent_requests: usize,
     /// Serve HTTPS with this certificate and key; `None` serves plain HTTP.
     pub tls: Option<ServerTls>,
+    /// Where people reach this endpoint (`public_url`), for links in notifications.
+    pub public_url: Option<url::Url>,
 }
 
 /// `tls_cert_file` and `tls_key_file`: PEM files read when the server starts.
@@ -118,6 +120,7 @@ pub(super) fn server(raw: &RawServer, cx: &Ctx) -> Result<ServerSettings, Config
         max_webhook_body: usize::try_from(raw.max_webhook_body).unwrap_or(usize::MAX),
         request_timeout: raw.request_timeout,
         max_concurrent_requests: raw.max_concurrent_requests,
+        public_url: super::notify::public_url(raw.public_url.as_deref(), cx)?,
         tls,
     })
 }

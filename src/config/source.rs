@@ -14,6 +14,7 @@ use super::cluster::Cluster;
 use super::error::ConfigError;
 use super::git_access::{GitAccess, SourceLimits, access, limits};
 use super::locate::KeyPath;
+use super::notify::{CommitStatus, commit_status};
 use super::policy::Policy;
 use super::schema::{DEFAULT_BRANCH, RawSource};
 use super::{Ctx, check_name};
@@ -51,6 +52,8 @@ pub struct Source {
     pub preserve_counts: PreserveCounts,
     pub auto_promote: bool,
     pub rollback_on_failure: bool,
+    /// The forge told of each deployed commit's outcome.
+    pub commit_status: Option<CommitStatus>,
     /// Credentials, trust and host keys for reaching the repository.
     pub access: GitAccess,
     pub limits: SourceLimits,
@@ -165,6 +168,11 @@ fn resolve(
         preserve_counts: raw.preserve_counts,
         auto_promote: raw.auto_promote,
         rollback_on_failure: raw.rollback_on_failure,
+        commit_status: raw
+            .commit_status
+            .as_ref()
+            .map(|c| commit_status(c, &raw.name, key, cx))
+            .transpose()?,
     })
 }
 

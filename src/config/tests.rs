@@ -9,11 +9,11 @@ use super::*;
 const CONFIG_PATH: &str = "/etc/drover/drover.toml";
 const MINIMAL: &str = "[[source]]\nname = \"a\"\nurl = \"https://git.example.com/a.git\"\n";
 
-fn parse(text: &str) -> Result<Config, ConfigError> {
+pub(super) fn parse(text: &str) -> Result<Config, ConfigError> {
     Config::parse(text, Path::new(CONFIG_PATH), &Env::default())
 }
 
-fn parse_ok(text: &str) -> Config {
+pub(super) fn parse_ok(text: &str) -> Config {
     parse(text).unwrap_or_else(|e| panic!("config should parse: {e}"))
 }
 
@@ -177,9 +177,9 @@ fn repository_urls() {
 }
 
 /// A config text, the line its error points at (0: none), and what the message must contain.
-type ErrorCase<'a> = (&'a str, String, usize, &'a [&'a str]);
+pub(super) type ErrorCase<'a> = (&'a str, String, usize, &'a [&'a str]);
 
-fn check_errors(cases: &[ErrorCase]) {
+pub(super) fn check_errors(cases: &[ErrorCase]) {
     for (name, text, line, fragments) in cases {
         let err = parse(text)
             .err()

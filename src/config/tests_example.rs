@@ -95,6 +95,8 @@ fn example_shows_every_key_of_the_schema() {
     };
     let source = doc.get("source").and_then(|s| s.get(0));
     let east = doc.get("clusters").and_then(|c| c.get("east"));
+    let notify = doc.get("notify").and_then(|n| n.get(0));
+    let forge = source.and_then(|s| s.get("commit_status"));
     let tables = [
         ("", doc.keys().cloned().collect(), schema_keys("")),
         ("nomad", keys(doc.get("nomad")), schema_keys("[nomad]")),
@@ -104,6 +106,18 @@ fn example_shows_every_key_of_the_schema() {
         ("sync", keys(doc.get("sync")), schema_keys("[sync]")),
         ("ha", keys(doc.get("ha")), schema_keys("[ha]")),
         ("policy", keys(doc.get("policy")), schema_keys("[policy]")),
+        (
+            "notify",
+            keys(notify),
+            schema_keys("[[notify]]\nname = \"n\"\nkind = \"slack\""),
+        ),
+        (
+            "source.commit_status",
+            keys(forge),
+            schema_keys(
+                "[[source]]\nname = \"s\"\nurl = \"u\"\n[source.commit_status]\nprovider = \"github\"\nrepository = \"o/r\"",
+            ),
+        ),
     ];
     for (table, shown, schema) in tables {
         assert_eq!(
