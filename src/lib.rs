@@ -18,7 +18,7 @@
 //! - [`serve`]: the HTTP endpoint (`/healthz`, `/readyz`, `/status`, `/metrics`, `/webhook`)
 //!   and `drover status`, its client.
 //! - [`metrics`]: the Prometheus metrics the daemon records and `/metrics` shows.
-//! - [`notifier`]: commit statuses on the forges and chat/webhook messages about deployments.
+//! - [`notifier`]: commit statuses on forges and messages to chat and webhooks, from events.
 //! - [`sync`]: one pass over one source, stage by stage.
 //! - [`leader`]: high availability: the leader election over a Nomad variable lock, the fence.
 //! - [`daemon`]: `drover run`: the source loops, reloads, signals, shutdown.

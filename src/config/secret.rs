@@ -25,6 +25,9 @@ pub enum SecretError {
     NotUtf8 { path: PathBuf },
     #[error("secret file {path} is empty")]
     Empty { path: PathBuf },
+    /// The secret is read as a URL (a webhook's) and is not one. The value is never shown.
+    #[error("{what} is not a valid URL")]
+    NotUrl { what: String },
 }
 
 /// A secret value or the place to read it from. Cloning shares the cache.

@@ -229,6 +229,10 @@ pub async fn serve_config(path: PathBuf, config: Config) -> anyhow::Result<ExitC
     let shutdown_timeout = config.sync.shutdown_timeout;
     let (config_tx, config_rx) = watch::channel(Arc::new(config.clone()));
     let (triggers_tx, mut triggers) = mpsc::unbounded_channel();
+    tracker.spawn(crate::notifier::run(
+        notifier_setup(&config, &shared, config_rx.clone())?,
+        root.child_token(),
+    ));
     let serve_ctx = crate::serve::ServeContext {
         board: shared.board.clone(),
         recorder: shared.recorder.clone(),
@@ -352,13 +356,44 @@ fn shared_known_bad(
     settings: &HaSettings,
     metrics: &Arc<Metrics>,
 ) -> anyhow::Result<SharedKnownBad> {
-    let mut client = Client::new(&settings.cluster)
-        .context("cannot set up the Nomad client for the shared known-bad specs (ha.cluster)")?
-        .with_observer(observer(metrics));
-    if let Some(ns) = &settings.namespace {
-        client = client.in_namespace(ns.clone());
-    }
+    let client = lock_client(settings, metrics).context("the shared known-bad specs")?;
     Ok(SharedKnownBad::new(client))
+}
+
+/// A client on the leader lock's cluster and namespace, where what every instance must see
+/// is kept.
+fn lock_client(settings: &HaSettings, metrics: &Arc<Metrics>) -> anyhow::Result<Client> {
+    let client = Client::new(&settings.cluster)
+        .context("cannot set up a Nomad client for ha.cluster")?
+        .with_observer(observer(metrics));
+    Ok(match &settings.namespace {
+        Some(ns) => client.in_namespace(ns.clone()),
+        None => client,
+    })
+}
+
+/// The notifier's parts. With high availability, what was sent is recorded next to the lock,
+/// where every instance sees it.
+fn notifier_setup(
+    config: &Config,
+    shared: &Shared,
+    config_rx: watch::Receiver<Arc<Config>>,
+) -> anyhow::Result<crate::notifier::Setup> {
+    let record = match &config.ha {
+        Some(settings) => {
+            Some(lock_client(settings, &shared.metrics).context("the notifier's record")?)
+        }
+        None => None,
+    };
+    Ok(crate::notifier::Setup {
+        config: config_rx,
+        recorder: shared.recorder.clone(),
+        sent: crate::notifier::Sent::new(shared.recorder.clone(), record),
+        metrics: shared.metrics.clone(),
+        http: crate::notifier::deliver::http_client()
+            .context("cannot set up the notifier's HTTP client")?,
+        state_dir: config.state.dir.clone(),
+    })
 }
 
 /// How long the resume waits before trying again when Nomad does not answer.

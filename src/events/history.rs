@@ -47,6 +47,18 @@ impl History {
         Some(events.iter().rev().map(|(_, e)| e))
     }
 
+    /// Every kept event of `source` about `commit`, oldest first.
+    pub fn of_commit(&self, source: &str, commit: &str) -> Vec<Event> {
+        let mut found: Vec<&(u64, Event)> = self
+            .jobs
+            .values()
+            .flatten()
+            .filter(|(_, e)| e.source == source && e.commit.as_deref() == Some(commit))
+            .collect();
+        found.sort_by_key(|(seq, _)| *seq);
+        found.into_iter().map(|(_, e)| e.clone()).collect()
+    }
+
     /// The job's newest event.
     pub fn last(&self, namespace: &str, job: &str) -> Option<&Event> {
         self.jobs

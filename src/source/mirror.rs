@@ -75,7 +75,7 @@ impl Mirror {
     /// time. No network I/O: the first [`Mirror::fetch`] downloads the repository.
     pub fn open(source: &Source, state_dir: &Path) -> Result<Self, SourceError> {
         let base = state_dir.join("mirrors");
-        let dir = base.join(format!("{}.git", source.name));
+        let dir = mirror_dir(state_dir, &source.name);
         let gix_url = match &source.url {
             RepoUrl::Local(path) => path.display().to_string(),
             other => other.to_string(),
@@ -325,6 +325,22 @@ impl Inner {
 
 /// Opens the bare mirror at `dir`, or creates it. Created under a temporary name and renamed,
 /// so a crash never leaves a half-made mirror where the next start looks.
+/// Where the mirror of source `name` lives.
+fn mirror_dir(state_dir: &Path, name: &str) -> PathBuf {
+    state_dir.join("mirrors").join(format!("{name}.git"))
+}
+
+/// The first line of `commit`'s message, read from the mirror of source `name` under
+/// `state_dir`; `None` when the mirror does not hold it. Reads only: another process or task
+/// may be fetching into the mirror meanwhile.
+pub fn commit_subject(state_dir: &Path, name: &str, commit: &str) -> Option<String> {
+    let repo = open(&mirror_dir(state_dir, name)).ok()?.to_thread_local();
+    let id = ObjectId::from_hex(commit.as_bytes()).ok()?;
+    let commit = repo.find_commit(id).ok()?;
+    let message = commit.message().ok()?;
+    Some(message.summary().to_string())
+}
+
 fn open_or_init(dir: &Path) -> Result<gix::ThreadSafeRepository, SourceError> {
     let fail = |detail: String| SourceError::Mirror {
         path: dir.display().to_string(),

@@ -50,7 +50,7 @@ pub use changes::{Changes, Renamed};
 pub use error::SourceError;
 pub use files::{FileError, RepoFiles, join};
 pub use gix::ObjectId as CommitId;
-pub use mirror::{Fetched, Mirror};
+pub use mirror::{Fetched, Mirror, commit_subject};
 pub use select::Selection;
 pub use snapshot::{JobFile, Snapshot};
 pub use watch::RefWatch;

@@ -29,7 +29,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -52,7 +52,13 @@ pub struct State {
     /// The last events of every job, bounded (see [`History`]).
     #[serde(default, skip_serializing_if = "History::is_empty")]
     pub history: History,
+    /// Keys of what the notifier delivered, oldest first, at most [`NOTIFIED_KEPT`].
+    #[serde(default, skip_serializing_if = "VecDeque::is_empty")]
+    pub notified: VecDeque<String>,
 }
+
+/// Keys of notifications kept: some days of outcomes, about 100 KiB of state.
+pub const NOTIFIED_KEPT: usize = 4_096;
 
 /// A source never synced has this state.
 static EMPTY_SOURCE: SourceState = SourceState {
