@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use super::Registration;
-use crate::nomad::{self, Client, Query};
+use crate::nomad::{self, Client};
 use crate::state::{JobKey, JobRecord, KNOWN_BAD_PER_JOB, Recorder, Save};
 
 /// The variables live under this path, one per source.
@@ -140,20 +140,7 @@ impl SharedKnownBad {
 
     /// The source's record and the index to write it back with (0 when there is none yet).
     async fn read(&self, source: &str) -> Result<(Specs, u64), nomad::Error> {
-        match self.client.variable(&path(source), &Query::now()).await {
-            Ok(read) => {
-                let specs = read
-                    .value
-                    .items
-                    .as_ref()
-                    .and_then(|items| items.get(ITEM))
-                    .and_then(|text| serde_json::from_str(text).ok())
-                    .unwrap_or_default();
-                Ok((specs, read.value.modify_index))
-            }
-            Err(nomad::Error::NotFound { .. }) => Ok((Specs::new(), 0)),
-            Err(e) => Err(e),
-        }
+        self.client.variable_item(&path(source), ITEM).await
     }
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::blocking::{Queried, Query};
 use super::transport::{Call, Retry};
@@ -72,6 +73,30 @@ impl Client {
     pub async fn variable(&self, path: &str, query: &Query) -> Result<Queried<Variable>, Error> {
         self.read(Call::get("variable", &segments(path)).query(query))
             .await
+    }
+
+    /// Item `item` of the variable at `path`, decoded as JSON, and the index to write it back
+    /// with: a default value and 0 when the variable does not exist (or the item does not
+    /// decode, which a write then replaces).
+    pub async fn variable_item<T: DeserializeOwned + Default>(
+        &self,
+        path: &str,
+        item: &str,
+    ) -> Result<(T, u64), Error> {
+        match self.variable(path, &Query::now()).await {
+            Ok(read) => {
+                let value = read
+                    .value
+                    .items
+                    .as_ref()
+                    .and_then(|items| items.get(item))
+                    .and_then(|text| serde_json::from_str(text).ok())
+                    .unwrap_or_default();
+                Ok((value, read.value.modify_index))
+            }
+            Err(Error::NotFound { .. }) => Ok((T::default(), 0)),
+            Err(e) => Err(e),
+        }
     }
 
     /// `PUT /v1/var/:path?cas=<index>`: replaces the variable's items only while its

@@ -11,7 +11,7 @@ use sha2::Sha256;
 
 use super::deliver::Request;
 use super::forge::user_agent;
-use super::message::Message;
+use super::message::{Message, cut};
 use crate::config::{Destination, NotifyKind, SecretError};
 
 /// The signature header of a `webhook`: `sha256=<hex>`, as GitHub signs its own webhooks.
@@ -56,14 +56,6 @@ pub fn signature(key: &str, body: &[u8]) -> String {
     let digest = mac.finalize().into_bytes();
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     format!("sha256={hex}")
-}
-
-fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let kept: String = text.chars().take(max - 1).collect();
-    format!("{kept}…")
 }
 
 #[cfg(test)]

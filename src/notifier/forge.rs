@@ -10,6 +10,7 @@ use url::Url;
 
 use super::commits::{CommitState, Update};
 use super::deliver::Request;
+use super::message::cut;
 use crate::config::{CommitStatus, Provider, SecretError};
 
 /// Longest description GitHub takes (longer ones are refused with a 422).
@@ -40,7 +41,7 @@ pub fn request(
         }
         path.push("statuses").push(&update.commit);
     }
-    let description = bounded(&update.description);
+    let description = cut(&update.description, MAX_DESCRIPTION);
     let link = link.map(Url::as_str);
     let (body, auth) = match forge.provider {
         Provider::Github => (
@@ -88,15 +89,6 @@ fn gitlab_state(state: CommitState) -> &'static str {
 
 pub fn user_agent() -> String {
     format!("drover/{}", env!("CARGO_PKG_VERSION"))
-}
-
-/// At most [`MAX_DESCRIPTION`] characters, cut with an ellipsis.
-fn bounded(text: &str) -> String {
-    if text.chars().count() <= MAX_DESCRIPTION {
-        return text.to_owned();
-    }
-    let cut: String = text.chars().take(MAX_DESCRIPTION - 1).collect();
-    format!("{cut}…")
 }
 
 #[cfg(test)]

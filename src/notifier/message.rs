@@ -106,6 +106,15 @@ impl Message {
     }
 }
 
+/// At most `max` characters of `text`, cut with an ellipsis: what a forge or a chat takes.
+pub fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let kept: String = text.chars().take(max - 1).collect();
+    format!("{kept}…")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

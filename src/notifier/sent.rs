@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use crate::nomad::{self, Client, Query};
+use crate::nomad::{self, Client};
 use crate::state::{NOTIFIED_KEPT, Recorder, Save};
 
 /// The shared record's path, and its one item: a JSON array of keys, oldest first.
@@ -104,20 +104,7 @@ impl Sent {
 }
 
 async fn read(client: &Client) -> Result<(VecDeque<String>, u64), nomad::Error> {
-    match client.variable(SHARED_PATH, &Query::now()).await {
-        Ok(read) => {
-            let keys = read
-                .value
-                .items
-                .as_ref()
-                .and_then(|items| items.get(ITEM))
-                .and_then(|text| serde_json::from_str(text).ok())
-                .unwrap_or_default();
-            Ok((keys, read.value.modify_index))
-        }
-        Err(nomad::Error::NotFound { .. }) => Ok((VecDeque::new(), 0)),
-        Err(e) => Err(e),
-    }
+    client.variable_item(SHARED_PATH, ITEM).await
 }
 
 async fn add(client: &Client, new: &[String]) -> Result<(), nomad::Error> {
