@@ -198,19 +198,13 @@ pub(super) fn destinations(raw: &[RawNotify], cx: &Ctx) -> Result<Vec<Destinatio
             );
             return Err(cx.invalid(&key.key("name"), message));
         }
-        let url = secret(
+        let url = required_secret(
             cx,
             &key,
             "url",
-            r.url_file.as_ref(),
-            r.url_credential.as_deref(),
-        )?
-        .ok_or_else(|| {
-            cx.invalid(
-                &key.key("url_file"),
-                "missing: set url_file or url_credential (a webhook URL is a secret)",
-            )
-        })?;
+            (r.url_file.as_ref(), r.url_credential.as_deref()),
+            " (a webhook URL is a secret)",
+        )?;
         let secret = secret(
             cx,
             &key,
@@ -296,19 +290,13 @@ pub(super) fn commit_status(
         };
         return Err(cx.invalid(&key.key("repository"), message));
     }
-    let token = secret(
+    let token = required_secret(
         cx,
         &key,
         "token",
-        raw.token_file.as_ref(),
-        raw.token_credential.as_deref(),
-    )?
-    .ok_or_else(|| {
-        cx.invalid(
-            &key.key("token_file"),
-            "missing: set token_file or token_credential",
-        )
-    })?;
+        (raw.token_file.as_ref(), raw.token_credential.as_deref()),
+        "",
+    )?;
     let context = raw
         .context
         .clone()
@@ -345,6 +333,20 @@ fn api(value: &str) -> Result<Url, String> {
         return Err("must not contain credentials".to_owned());
     }
     Ok(url)
+}
+
+/// [`secret`], which must be set; `why` ends the message that says it is missing.
+fn required_secret(
+    cx: &Ctx,
+    key: &KeyPath,
+    what: &str,
+    (file, credential_name): (Option<&PathBuf>, Option<&str>),
+    why: &str,
+) -> Result<Secret, ConfigError> {
+    secret(cx, key, what, file, credential_name)?.ok_or_else(|| {
+        let message = format!("missing: set {what}_file or {what}_credential{why}");
+        cx.invalid(&key.key(&format!("{what}_file")), message)
+    })
 }
 
 /// `<what>_file` or `<what>_credential`, not both; `None` when neither is set.
