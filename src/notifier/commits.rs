@@ -158,14 +158,24 @@ impl Commits {
     /// pass ended before them. Returns every update they make; what was already sent is
     /// the caller's to skip.
     pub fn replay(&mut self, events: &[Event]) -> Vec<Update> {
+        // Apart from the commits followed now: a kept registration is older than any this
+        // process saw (a settled commit is replayed too, when an end comes after its verdict),
+        // so it must neither supersede a newer commit's deployment nor pass for the latest.
+        let mut kept = Commits::default();
         let mut updates = Vec::new();
         for event in events {
-            updates.extend(self.on_event(event));
+            updates.extend(kept.on_event(event));
         }
         if let Some(last) = events.last() {
             let mut ended = Event::new(EventKind::PassEnded, &last.source, "", "");
             ended.commit.clone_from(&last.commit);
-            updates.extend(self.on_event(&ended));
+            updates.extend(kept.on_event(&ended));
+        }
+        for ((source, commit), open) in kept.open {
+            *self.commit(&source, &commit) = open;
+        }
+        for (job, commit) in kept.latest {
+            self.latest.entry(job).or_insert(commit);
         }
         updates
     }
