@@ -154,20 +154,48 @@ impl Commits {
             .contains_key(&(source.to_owned(), commit.to_owned()))
     }
 
-    /// Follows a commit again from its kept events (oldest first), as after a restart: its
-    /// pass ended before them. Returns every update they make; what was already sent is
-    /// the caller's to skip.
+    /// Follows a commit again from its kept events (oldest first), as after a restart or a
+    /// change of leader: its pass ended before them. Returns every update they make; what was
+    /// already sent is the caller's to skip.
     pub fn replay(&mut self, events: &[Event]) -> Vec<Update> {
+        // Apart from the commits followed now: a kept registration is older than any this
+        // process saw (a settled commit is replayed too, when an end comes after its verdict),
+        // so it must neither supersede a newer commit's deployment nor pass for the latest.
+        let mut kept = Commits::default();
         let mut updates = Vec::new();
         for event in events {
-            updates.extend(self.on_event(event));
+            // A new leader keeps no registration made by the leader before it: the end of a
+            // job's deployment says the job was registered from this commit all the same.
+            if ends(event.kind) && !kept.has_job(event) {
+                let mut registered = event.clone();
+                registered.kind = EventKind::Registered;
+                updates.extend(kept.on_event(&registered));
+            }
+            updates.extend(kept.on_event(event));
         }
         if let Some(last) = events.last() {
             let mut ended = Event::new(EventKind::PassEnded, &last.source, "", "");
             ended.commit.clone_from(&last.commit);
-            updates.extend(self.on_event(&ended));
+            updates.extend(kept.on_event(&ended));
+        }
+        for ((source, commit), open) in kept.open {
+            *self.commit(&source, &commit) = open;
+        }
+        for (job, commit) in kept.latest {
+            self.latest.entry(job).or_insert(commit);
         }
         updates
+    }
+
+    /// Whether the job of `event` is one of its open commit's.
+    fn has_job(&self, event: &Event) -> bool {
+        let Some(commit) = &event.commit else {
+            return false;
+        };
+        let job = format!("{}/{}", event.namespace, event.job);
+        self.open
+            .get(&(event.source.clone(), commit.clone()))
+            .is_some_and(|c| c.jobs.contains_key(&job))
     }
 
     fn commit(&mut self, source: &str, commit: &str) -> &mut Commit {
@@ -212,6 +240,14 @@ impl Commits {
         self.order.retain(|k| *k != key);
         Some(verdict(source, commit, &c))
     }
+}
+
+/// Whether an event of `kind` ends a job's deployment.
+pub fn ends(kind: EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Succeeded | EventKind::Failed | EventKind::RolledBack | EventKind::Superseded
+    )
 }
 
 fn verdict(source: &str, commit: &str, c: &Commit) -> Update {

@@ -160,14 +160,7 @@ impl Notifier {
             return;
         };
         let Some(commit) = &event.commit else { return };
-        let ends = matches!(
-            event.kind,
-            EventKind::Succeeded
-                | EventKind::Failed
-                | EventKind::RolledBack
-                | EventKind::Superseded
-        );
-        let updates = if ends && !self.commits.follows(&source.name, commit) {
+        let updates = if commits::ends(event.kind) && !self.commits.follows(&source.name, commit) {
             // Followed again after a restart (or a change of leader): from the kept events.
             let kept = self
                 .setup

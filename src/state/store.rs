@@ -86,6 +86,8 @@ struct Envelope<'a> {
     sources: &'a std::collections::BTreeMap<String, SourceState>,
     #[serde(skip_serializing_if = "History::is_empty")]
     history: &'a History,
+    #[serde(skip_serializing_if = "std::collections::VecDeque::is_empty")]
+    notified: &'a std::collections::VecDeque<String>,
 }
 
 /// Read first, alone, so that a future format is recognised as such rather than as corrupt.
@@ -234,6 +236,7 @@ impl Store {
             version: FORMAT_VERSION,
             sources: &state.sources,
             history: &state.history,
+            notified: &state.notified,
         };
         // One buffer of about the last size instead of a doubling series of them: with thousands
         // of jobs the file is megabytes, and the series would leave the daemon's heap

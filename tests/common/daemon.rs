@@ -28,6 +28,8 @@ pub struct Daemon {
     pub url: String,
     /// The configuration as given to [`Daemon::start`], without `[server]` and `[state]`.
     config: String,
+    /// Keys added to the `[server]` table after `listen` (e.g. `public_url`).
+    server: String,
     env: Vec<(String, OsString)>,
     dir: tempfile::TempDir,
 }
@@ -41,12 +43,19 @@ impl Daemon {
 
     /// [`Daemon::start`] with extra environment variables (e.g. `NOTIFY_SOCKET`).
     pub fn start_with_env(config: &str, env: &[(String, OsString)]) -> Self {
+        Self::start_with(config, "", env)
+    }
+
+    /// [`Daemon::start_with_env`] with `server` (TOML lines, e.g. `public_url = "..."`) added
+    /// to the `[server]` table, which the harness writes.
+    pub fn start_with(config: &str, server: &str, env: &[(String, OsString)]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (child, url) = spawn(dir.path(), config, env);
+        let (child, url) = spawn(dir.path(), config, server, env);
         Self {
             child,
             url,
             config: config.to_owned(),
+            server: server.to_owned(),
             env: env.to_vec(),
             dir,
         }
@@ -55,7 +64,7 @@ impl Daemon {
     /// Starts the process again with the same configuration and state directory, on a new
     /// port (the old process must have exited: see [`Daemon::kill9`], [`Daemon::terminate`]).
     pub fn restart(&mut self) {
-        let (child, url) = spawn(self.dir.path(), &self.config, &self.env);
+        let (child, url) = spawn(self.dir.path(), &self.config, &self.server, &self.env);
         self.child = child;
         self.url = url;
     }
@@ -175,10 +184,10 @@ impl Drop for Daemon {
     }
 }
 
-fn spawn(dir: &Path, config: &str, env: &[(String, OsString)]) -> (Child, String) {
+fn spawn(dir: &Path, config: &str, server: &str, env: &[(String, OsString)]) -> (Child, String) {
     let port = free_port();
     let text = format!(
-        "{config}\n[server]\nlisten = \"127.0.0.1:{port}\"\n[state]\ndir = \"{}\"\n",
+        "{config}\n[server]\nlisten = \"127.0.0.1:{port}\"\n{server}\n[state]\ndir = \"{}\"\n",
         dir.join("state").display()
     );
     let path = dir.join("drover.toml");
