@@ -21,10 +21,18 @@ fn job_file(image: &str) -> String {
 }
 
 fn run(program: &str, args: &[&str]) -> std::process::Output {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    // A script just written may be held open by a fork of another test's thread for a moment
+    // (ETXTBSY): try again shortly.
+    let mut tries = 0;
+    let out = loop {
+        match Command::new(program).args(args).output() {
+            Err(e) if e.raw_os_error() == Some(26) && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            result => break result.unwrap_or_else(|e| panic!("{program}: {e}")),
+        }
+    };
     assert!(
         out.status.success(),
         "{program} {args:?}: {}",
@@ -275,4 +283,148 @@ async fn ssh_signed_commits_deploy_and_every_bad_one_is_refused_with_its_reason(
     let good = world.commit_ssh("web:7", Some(&bob));
     assert!(world.git_verifies_ssh(&good));
     world.deploys("web:7", "bob@example.com").await;
+}
+
+impl World {
+    /// A `gpg` in its own home (a wrapper script, so that `git` uses it too), optionally
+    /// with a faked clock for keys made in the past.
+    fn gpg(&self, home: &str, faked: Option<&str>) -> PathBuf {
+        let home = self.key_path(home);
+        std::fs::create_dir_all(&home).expect("mkdir");
+        std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .expect("chmod");
+        let name = if faked.is_some() { "past" } else { "now" };
+        let script = self.key_path(&format!("gpg-{}-{name}", home.display()).replace('/', "_"));
+        let clock = faked
+            .map(|t| format!("--faked-system-time {t} "))
+            .unwrap_or_default();
+        std::fs::write(&script, format!("#!/bin/sh\nexec gpg --homedir {} --batch --pinentry-mode loopback --passphrase '' {clock}\"$@\"\n", home.display())).expect("write");
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        script
+    }
+
+    fn gpg_run(gpg: &Path, args: &[&str]) -> String {
+        String::from_utf8(run(&gpg.display().to_string(), args).stdout).expect("utf-8")
+    }
+
+    /// The fingerprint of the key with `uid`.
+    fn fingerprint(gpg: &Path, uid: &str) -> String {
+        let listing = Self::gpg_run(gpg, &["--with-colons", "--list-keys", uid]);
+        listing
+            .lines()
+            .find(|l| l.starts_with("fpr:"))
+            .and_then(|l| l.split(':').nth(9))
+            .expect("fingerprint")
+            .to_owned()
+    }
+
+    fn commit_gpg(&self, image: &str, gpg: &Path, key: &str) -> String {
+        self.repo.write("jobs/web.nomad.hcl", &job_file(image));
+        self.repo.git(&["add", "-A"]);
+        let program = format!("gpg.program={}", gpg.display());
+        let signing = format!("user.signingkey={key}");
+        self.repo.git(&[
+            "-c", &program, "-c", &signing, "commit", "-q", "-S", "-m", image,
+        ]);
+        self.repo.head()
+    }
+
+    fn git_verifies_gpg(&self, commit: &str, gpg: &Path) -> bool {
+        let program = format!("gpg.program={}", gpg.display());
+        Command::new("git")
+            .current_dir(self.repo.path())
+            .args(["-c", &program, "verify-commit", commit])
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .status()
+            .expect("git")
+            .success()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openpgp_signed_commits_deploy_by_key_or_subkey_and_an_expired_key_is_refused() {
+    let world = World::new("mode = \"head\"\nopenpgp_keys_file = \"keys.asc\"\n").await;
+    let gpg = world.gpg("signers", None);
+    let past = world.gpg("signers", Some("20200101T000000"));
+    // What git verifies with: a keyring holding only the keys of the file.
+    let allowed = world.gpg("allowed", None);
+    World::gpg_run(
+        &gpg,
+        &[
+            "--quick-gen-key",
+            "Ed <ed@example.com>",
+            "ed25519",
+            "sign",
+            "never",
+        ],
+    );
+    World::gpg_run(
+        &gpg,
+        &[
+            "--quick-gen-key",
+            "Rsa <rsa@example.com>",
+            "rsa3072",
+            "cert",
+            "never",
+        ],
+    );
+    let rsa = World::fingerprint(&gpg, "rsa@example.com");
+    // The RSA key signs only through a subkey.
+    World::gpg_run(&gpg, &["--quick-add-key", &rsa, "rsa3072", "sign", "never"]);
+    World::gpg_run(
+        &past,
+        &[
+            "--quick-gen-key",
+            "Old <old@example.com>",
+            "ed25519",
+            "sign",
+            "1d",
+        ],
+    );
+    World::gpg_run(
+        &gpg,
+        &[
+            "--quick-gen-key",
+            "Eve <eve@example.com>",
+            "ed25519",
+            "sign",
+            "never",
+        ],
+    );
+    let ed = World::fingerprint(&gpg, "ed@example.com");
+    let old = World::fingerprint(&gpg, "old@example.com");
+    let armored = World::gpg_run(&gpg, &["--armor", "--export", &ed, &rsa, &old]);
+    std::fs::write(world.key_path("keys.asc"), armored).expect("write");
+    World::gpg_run(
+        &allowed,
+        &[
+            "--import",
+            &world.key_path("keys.asc").display().to_string(),
+        ],
+    );
+
+    let first = world.commit_gpg("web:1", &gpg, &ed);
+    assert!(world.git_verifies_gpg(&first, &allowed));
+    world.deploys("web:1", &ed).await;
+
+    let by_subkey = world.commit_gpg("web:2", &gpg, &rsa);
+    assert!(world.git_verifies_gpg(&by_subkey, &allowed));
+    world.deploys("web:2", &rsa).await;
+
+    // Signed while the key was valid (in 2020), expired since.
+    let expired = world.commit_gpg("web:3", &past, &old);
+    assert!(!world.git_verifies_gpg(&expired, &allowed));
+    world.refuses("expired_key", "web:2").await;
+
+    // A key gpg knows but the file does not.
+    let eve = World::fingerprint(&gpg, "eve@example.com");
+    let stranger = world.commit_gpg("web:4", &gpg, &eve);
+    assert!(!world.git_verifies_gpg(&stranger, &allowed));
+    world.refuses("unknown_key", "web:2").await;
+
+    let good = world.commit_gpg("web:5", &gpg, &ed);
+    assert!(world.git_verifies_gpg(&good, &allowed));
+    world.deploys("web:5", &ed).await;
 }

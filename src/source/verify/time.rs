@@ -56,7 +56,7 @@ fn local(year: i64, month: i64, day: i64, hour: i64, minute: i64, second: i64) -
     tm.tm_isdst = -1;
     // SAFETY: see above.
     let seconds = unsafe { libc::mktime(&raw mut tm) };
-    (seconds != -1).then_some(i64::from(seconds))
+    (seconds != -1).then_some(seconds)
 }
 
 /// `2026-01-31T12:00:00Z`, for messages.
