@@ -117,6 +117,14 @@ pub struct Metrics {
     notification_retries: Family<DestinationLabels, Counter>,
     leader: Gauge,
     leader_changes: Counter,
+    verification_refusals: Family<RefusalLabels, Counter>,
+    verified: Family<SourceLabels, Gauge>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    source: String,
+    reason: String,
 }
 
 impl Default for Metrics {
@@ -158,6 +166,8 @@ impl Metrics {
             // Without high availability every instance leads; the election sets it otherwise.
             leader: Gauge::default(),
             leader_changes: Counter::default(),
+            verification_refusals: Family::default(),
+            verified: Family::default(),
         };
         metrics.leader.set(1);
         for kind in EventKind::ALL {
@@ -232,6 +242,19 @@ impl Metrics {
             "Times this instance became leader or stopped being one",
             self.leader_changes.clone(),
         );
+        r.register(
+            "verification_refusals",
+            "Passes whose fetched commit (or tag) was not deployed for its signature, by source \
+             and reason: unsigned, unknown_key, bad_signature, expired_key, not_allowed_at, \
+             unreadable",
+            self.verification_refusals.clone(),
+        );
+        r.register(
+            "source_verified",
+            "1 while a source's fetched commit passed signature verification, 0 while it is \
+             refused; sources without [source.verify] have no series",
+            self.verified.clone(),
+        );
         let version = env!("CARGO_PKG_VERSION").to_owned();
         r.register(
             "build",
@@ -258,6 +281,22 @@ impl Metrics {
             self.last_sync
                 .get_or_create(&source_labels(source))
                 .set(now.as_secs_f64());
+        }
+    }
+
+    /// A pass over a source that verifies signatures: `refused` names the reason its commit
+    /// was refused. A pass that fetched nothing leaves the gauge as it was.
+    pub fn verification(&self, source: &str, refused: Option<&str>, fetched: bool) {
+        if let Some(reason) = refused {
+            let labels = RefusalLabels {
+                source: source.to_owned(),
+                reason: reason.to_owned(),
+            };
+            self.verification_refusals.get_or_create(&labels).inc();
+        }
+        if fetched {
+            let gauge = self.verified.get_or_create(&source_labels(source));
+            gauge.set(i64::from(refused.is_none()));
         }
     }
 

@@ -92,6 +92,12 @@ pub struct SourceStatus {
     pub last_pass_result: Option<String>,
     pub last_pass_summary: Option<String>,
     pub last_error: Option<String>,
+    /// With `[source.verify]`: `verified`, or why the last fetched commit was refused
+    /// (`unsigned`, `unknown_key`, `bad_signature`, `expired_key`, `not_allowed_at`,
+    /// `unreadable`); null without it.
+    pub verification: Option<&'static str>,
+    /// Who signed the last commit that passed verification.
+    pub signer: Option<String>,
     pub passes: u64,
     pub jobs: Vec<JobStatus>,
     /// Where each job is in `jobs`, for the events.
@@ -235,6 +241,8 @@ impl Board {
                 last_pass_result: None,
                 last_pass_summary: None,
                 last_error: None,
+                verification: None,
+                signer: None,
                 passes: 0,
                 jobs: Vec::new(),
                 index: HashMap::new(),
@@ -322,6 +330,12 @@ impl Board {
         s.last_pass_at = Some(SystemTime::now());
         s.last_pass_summary = Some(report.summary());
         s.last_error.clone_from(&report.error);
+        if let Some(refusal) = &report.refused {
+            s.verification = Some(refusal.reason());
+        } else if report.signer.is_some() {
+            s.verification = Some("verified");
+            s.signer.clone_from(&report.signer);
+        }
         s.last_pass_result = Some(
             if report.error.is_some() {
                 "error"
@@ -407,7 +421,7 @@ impl Board {
             EventKind::Pruned => job.state = JobState::Pruned,
             EventKind::DriftFound => job.state = JobState::Drifted,
             // About the source; the pass's report moves the board.
-            EventKind::PassEnded => {}
+            EventKind::PassEnded | EventKind::VerificationFailed => {}
         }
     }
 

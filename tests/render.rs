@@ -43,7 +43,7 @@ fn prepare(
 
 async fn render_one(sim: &Sim, path: &str) -> Result<RenderedJob, Vec<RenderError>> {
     let prepared = prepare(&repo(), path, &settings())?;
-    render::render(&common::sim::client(sim), &prepared, Some("c0ffee")).await
+    render::render(&common::sim::client(sim), &prepared, Some("c0ffee"), None).await
 }
 
 fn texts(errors: &[RenderError]) -> Vec<String> {
@@ -252,7 +252,7 @@ async fn overrides_and_policy_apply_to_the_rendered_job() {
     s.region = Some("eu".into());
     s.datacenters = Some(vec!["eu-1".into(), "eu-2".into()]);
     let prepared = prepare(&repo(), "bad/raw-exec.nomad.hcl", &s).expect("prepares");
-    let job = render::render(&common::sim::client(&sim), &prepared, None)
+    let job = render::render(&common::sim::client(&sim), &prepared, None, None)
         .await
         .expect("renders");
     assert_eq!(job.job["Namespace"], "prod");

@@ -34,6 +34,9 @@ pub enum ConfigError {
     /// A `NOMAD_*` (or `CREDENTIALS_DIRECTORY`) variable that the file does not override is wrong.
     #[error("environment variable {var}: {message}")]
     Env { var: &'static str, message: String },
+    /// A `[source.verify]` key file cannot be read or does not parse: its path and line.
+    #[error("{0}")]
+    KeyFile(#[source] crate::source::verify::KeyFileError),
     /// A secret file named by the config cannot be read (see [`super::Config::verify_secrets`]).
     #[error("{what}: {source}")]
     Secret {

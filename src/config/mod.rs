@@ -49,6 +49,9 @@ mod tests_example;
 mod tests_git_access;
 #[cfg(test)]
 mod tests_notify;
+#[cfg(test)]
+mod tests_verify;
+mod verify;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -67,6 +70,7 @@ pub use policy::{Policy, RESOURCE_KEYS};
 pub use secret::{Secret, SecretError};
 pub use settings::{HaSettings, ServerSettings, ServerTls, StateSettings, SyncSettings};
 pub use source::{PreserveCounts, RepoUrl, Revision, Source};
+pub use verify::{Verify, VerifyMode};
 
 use error::Report;
 use locate::KeyPath;

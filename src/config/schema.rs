@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::notify::{RawCommitStatus, RawNotify};
 use super::policy::RawPolicy;
 use super::source::PreserveCounts;
+use super::verify::RawVerify;
 
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
@@ -130,6 +131,8 @@ pub(super) struct RawSource {
     pub rollback_on_failure: bool,
     /// The forge told of each deployed commit's outcome.
     pub commit_status: Option<RawCommitStatus>,
+    /// The signatures a commit or tag needs before it is deployed.
+    pub verify: Option<RawVerify>,
     // Git access: HTTPS credentials, a private CA, SSH keys and host keys.
     pub username: Option<String>,
     pub password_file: Option<PathBuf>,

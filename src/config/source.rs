@@ -17,6 +17,7 @@ use super::locate::KeyPath;
 use super::notify::{CommitStatus, commit_status};
 use super::policy::Policy;
 use super::schema::{DEFAULT_BRANCH, RawSource};
+use super::verify::{Verify, verify};
 use super::{Ctx, check_name};
 
 /// One repository of job files and how drover applies them.
@@ -54,6 +55,8 @@ pub struct Source {
     pub rollback_on_failure: bool,
     /// The forge told of each deployed commit's outcome.
     pub commit_status: Option<CommitStatus>,
+    /// The signatures a commit or tag needs before it is deployed (`None`: none).
+    pub verify: Option<Verify>,
     /// Credentials, trust and host keys for reaching the repository.
     pub access: GitAccess,
     pub limits: SourceLimits,
@@ -173,6 +176,7 @@ fn resolve(
             .as_ref()
             .map(|c| commit_status(c, &raw.name, key, cx))
             .transpose()?,
+        verify: verify(raw, key, cx)?,
     })
 }
 

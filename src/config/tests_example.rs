@@ -97,6 +97,7 @@ fn example_shows_every_key_of_the_schema() {
     let east = doc.get("clusters").and_then(|c| c.get("east"));
     let notify = doc.get("notify").and_then(|n| n.get(0));
     let forge = source.and_then(|s| s.get("commit_status"));
+    let verify = source.and_then(|s| s.get("verify"));
     let tables = [
         ("", doc.keys().cloned().collect(), schema_keys("")),
         ("nomad", keys(doc.get("nomad")), schema_keys("[nomad]")),
@@ -110,6 +111,11 @@ fn example_shows_every_key_of_the_schema() {
             "notify",
             keys(notify),
             schema_keys("[[notify]]\nname = \"n\"\nkind = \"slack\""),
+        ),
+        (
+            "source.verify",
+            keys(verify),
+            schema_keys("[[source]]\nname = \"s\"\nurl = \"u\"\n[source.verify]\nmode = \"head\""),
         ),
         (
             "source.commit_status",

@@ -59,6 +59,9 @@ fn log(e: &Event) {
         e.deployment.as_deref().unwrap_or("-"),
     );
     match e.kind {
+        EventKind::VerificationFailed => {
+            tracing::warn!(source = %e.source, commit, detail = %e.detail, "verification failed")
+        }
         EventKind::PassEnded => {
             tracing::debug!(source = %e.source, commit, detail = %e.detail, "pass ended")
         }

@@ -89,6 +89,11 @@ impl Shared {
             "problems"
         };
         self.metrics.pass_finished(&source.name, result, took);
+        if source.verify.is_some() {
+            let refused = report.refused.as_ref().map(|r| r.reason());
+            self.metrics
+                .verification(&source.name, refused, report.commit.is_some());
+        }
         if let Some(fetch) = report.fetch_duration {
             self.metrics.fetch_finished(&source.name, fetch);
         }

@@ -95,6 +95,23 @@ async fn source_entries(
     let report = |errors: &[render::RenderError]| render::report(errors, options.detail);
     let variables = render::load_variables(&snapshot, &settings)
         .map_err(|errors| anyhow::anyhow!(report(&errors)))?;
+    let signer = match &source.verify {
+        None => None,
+        Some(verify) => match crate::source::verify::verify(mirror, commit, verify) {
+            Ok(signer) => {
+                eprintln!(
+                    "source `{}`: commit {commit} signed by {signer} (verify mode {})",
+                    source.name,
+                    verify.mode.as_str()
+                );
+                Some(signer)
+            }
+            Err(refusal) => {
+                let error = format!("commit {commit} would not be deployed: {refusal}");
+                return Ok(vec![failed(source, "", error)]);
+            }
+        },
+    };
     let commit = commit.to_string();
     let mut entries = Vec::new();
     for file in &snapshot.files {
@@ -103,7 +120,7 @@ async fn source_entries(
             Ok(p) if !options.jobs.is_empty() && !options.jobs.contains(&p.id) => continue,
             Ok(p) => {
                 let client = client.in_namespace(p.namespace.clone());
-                match render::render(&client, &p, Some(&commit)).await {
+                match render::render(&client, &p, Some(&commit), signer.as_deref()).await {
                     Err(errors) => failed(source, &file.path, report(&errors)),
                     Ok(rendered) => planned(source, &client, rendered).await,
                 }

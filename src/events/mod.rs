@@ -52,11 +52,15 @@ pub enum EventKind {
     /// registration of that commit by that pass is known. About the source, not one job
     /// (`namespace` and `job` are empty); not kept in the history.
     PassEnded,
+    /// A source's fetched commit (or tag) was not deployed: its signature is missing, bad, or
+    /// by a key not allowed. About the source (`namespace` and `job` are empty); the detail
+    /// says why; not kept in the history.
+    VerificationFailed,
 }
 
 impl EventKind {
     /// Every kind, so that a count of zero still shows in `/metrics`.
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 13] = [
         Self::Registered,
         Self::Progress,
         Self::Promoted,
@@ -69,6 +73,7 @@ impl EventKind {
         Self::DriftFound,
         Self::DriftCorrected,
         Self::PassEnded,
+        Self::VerificationFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -85,6 +90,7 @@ impl EventKind {
             Self::DriftFound => "drift_found",
             Self::DriftCorrected => "drift_corrected",
             Self::PassEnded => "pass_ended",
+            Self::VerificationFailed => "verification_failed",
         }
     }
 
@@ -92,7 +98,11 @@ impl EventKind {
     pub fn is_problem(self) -> bool {
         matches!(
             self,
-            Self::Failed | Self::RolledBack | Self::Blocked | Self::DriftFound
+            Self::Failed
+                | Self::RolledBack
+                | Self::Blocked
+                | Self::DriftFound
+                | Self::VerificationFailed
         )
     }
 }
@@ -151,6 +161,9 @@ pub struct Event {
     /// The commit the job's inputs come from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
+    /// Who signed that commit, when its source verifies signatures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
     /// The Nomad job version concerned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
@@ -174,6 +187,7 @@ impl Event {
             namespace: namespace.to_owned(),
             job: job.to_owned(),
             commit: None,
+            signer: None,
             version: None,
             deployment: None,
             detail: String::new(),
@@ -183,6 +197,11 @@ impl Event {
 
     pub fn commit(mut self, commit: Option<&str>) -> Self {
         self.commit = commit.map(str::to_owned);
+        self
+    }
+
+    pub fn signer(mut self, signer: Option<&str>) -> Self {
+        self.signer = signer.map(str::to_owned);
         self
     }
 
@@ -217,6 +236,7 @@ impl Event {
         let strings = [&self.source, &self.namespace, &self.job, &self.detail]
             .into_iter()
             .chain(self.commit.as_ref())
+            .chain(self.signer.as_ref())
             .chain(self.deployment.as_ref())
             .map(|s| heap(s))
             .sum::<usize>();

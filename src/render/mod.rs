@@ -200,11 +200,13 @@ impl RenderedJob {
 }
 
 /// Steps 4-6: Nomad's canonical JSON, the overrides and the ownership meta. `commit` is
-/// stamped as `drover.commit` (the commit at which this job's inputs last changed).
+/// stamped as `drover.commit` (the commit at which this job's inputs last changed), `signer`
+/// as `drover.signer` (who signed the commit deployed, when the source verifies signatures).
 pub async fn render(
     client: &Client,
     prepared: &Prepared,
     commit: Option<&str>,
+    signer: Option<&str>,
 ) -> Result<RenderedJob, Vec<RenderError>> {
     let request = ParseRequest {
         job_hcl: prepared.inlined.clone(),
@@ -221,6 +223,7 @@ pub async fn render(
     let origin = stamp::Origin {
         path: &prepared.path,
         commit,
+        signer,
         fingerprint: &prepared.fingerprint,
     };
     stamp::apply(&mut job, settings, &namespace, &origin);

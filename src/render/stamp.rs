@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::Settings;
-use crate::state::{META_COMMIT, META_FINGERPRINT, META_PATH, META_SOURCE};
+use crate::state::{META_COMMIT, META_FINGERPRINT, META_PATH, META_SIGNER, META_SOURCE};
 
 /// The namespace the job goes to: the source's override, else the file's own `namespace`,
 /// else the cluster's, else Nomad's `default` (which canonicalization already wrote).
@@ -27,6 +27,7 @@ pub(crate) fn namespace(settings: &Settings, file_sets_it: bool, job: &Value) ->
 pub(crate) struct Origin<'a> {
     pub path: &'a str,
     pub commit: Option<&'a str>,
+    pub signer: Option<&'a str>,
     pub fingerprint: &'a str,
 }
 
@@ -56,6 +57,9 @@ pub(crate) fn apply(job: &mut Value, settings: &Settings, namespace: &str, origi
             meta.insert(META_COMMIT.into(), Value::from(commit));
         }
         meta.insert(META_FINGERPRINT.into(), Value::from(origin.fingerprint));
+        if let Some(signer) = origin.signer {
+            meta.insert(META_SIGNER.into(), Value::from(signer));
+        }
     }
 }
 
@@ -80,6 +84,7 @@ mod tests {
         let origin = Origin {
             path: "jobs/a.nomad.hcl",
             commit: Some("abc"),
+            signer: Some("alice@example.com"),
             fingerprint: "f1",
         };
         apply(&mut job, &settings, &ns, &origin);
@@ -87,7 +92,8 @@ mod tests {
             job,
             json!({"ID": "a", "Namespace": "team", "Region": "eu", "Datacenters": ["dc2"],
                    "Meta": {"drover.source": "platform", "drover.path": "jobs/a.nomad.hcl",
-                            "drover.commit": "abc", "drover.fingerprint": "f1"}})
+                            "drover.commit": "abc", "drover.fingerprint": "f1",
+                            "drover.signer": "alice@example.com"}})
         );
     }
 }

@@ -44,6 +44,7 @@ mod remote;
 mod select;
 mod snapshot;
 mod tls;
+pub mod verify;
 mod watch;
 
 pub use changes::{Changes, Renamed};

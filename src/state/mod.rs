@@ -35,7 +35,8 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 pub use ownership::{
-    JobKey, LiveJob, META_COMMIT, META_FINGERPRINT, META_PATH, META_PRUNE, META_SOURCE, Ownership,
+    JobKey, LiveJob, META_COMMIT, META_FINGERPRINT, META_PATH, META_PRUNE, META_SIGNER,
+    META_SOURCE, Ownership,
 };
 pub use recorder::{Recorder, Save};
 pub use store::{

@@ -19,6 +19,9 @@ pub const META_COMMIT: &str = "drover.commit";
 /// The fingerprint of the inputs the job was rendered from: what a restarted drover, or a new
 /// leader, marks known-bad when the deployment it finds failed.
 pub const META_FINGERPRINT: &str = "drover.fingerprint";
+/// Who signed the commit deployed (an SSH principal or an OpenPGP key's fingerprint), when the
+/// source verifies signatures: so that Nomad shows who approved what runs.
+pub const META_SIGNER: &str = "drover.signer";
 /// `"false"` forbids pruning the job, whatever the source's settings.
 pub const META_PRUNE: &str = "drover.prune";
 

@@ -28,6 +28,8 @@ pub(super) struct Inputs<'a> {
     pub ctx: &'a Context,
     pub options: Options,
     pub commit: &'a str,
+    /// Who signed the commit, when the source verifies signatures.
+    pub signer: Option<&'a str>,
     pub prepared: PreparedSet,
     pub live: Vec<LiveJob>,
     pub actions: Vec<Action>,
@@ -42,6 +44,7 @@ struct Env {
     detach: bool,
     hand_over: bool,
     commit: String,
+    signer: Option<String>,
     /// The live jobs' `drover.commit`, by job.
     live_commits: Arc<HashMap<JobKey, String>>,
 }
@@ -74,6 +77,7 @@ pub(super) async fn execute(inputs: Inputs<'_>) -> Vec<JobReport> {
         detach: inputs.options.detach,
         hand_over: inputs.options.hand_over,
         commit: inputs.commit.to_owned(),
+        signer: inputs.signer.map(str::to_owned),
         live_commits: Arc::new(live_commits),
     };
     let prepared = inputs.prepared;
@@ -123,6 +127,7 @@ fn publish_problem(env: &Env, report: &JobReport) {
     };
     let event = Event::new(kind, &env.source.name, &job.namespace, &job.id)
         .commit(Some(&env.commit))
+        .signer(env.signer.as_deref())
         .detail(report.detail.clone());
     env.ctx.recorder.publish_change(event);
 }
@@ -199,31 +204,32 @@ async fn deploy(env: &Env, action: &Action, prepared: &Prepared, intent: Intent)
     let _place = env.ctx.limits.acquire(&env.source.cluster.name).await;
     let key = prepared.key();
     let client = env.client.in_namespace(key.namespace.clone());
-    let rendered = match render::render(&client, prepared, Some(&env.commit)).await {
-        Ok(r) => r,
-        Err(errors) => {
-            let text = render::report(&errors, Detail::Folded);
-            let full = render::report(&errors, Detail::Full);
-            let full = (full != text).then_some(full);
-            if errors.iter().any(render::RenderError::is_transient) {
-                let report = JobReport {
-                    full_detail: full,
-                    ..report(action, Status::Failed, text)
+    let rendered =
+        match render::render(&client, prepared, Some(&env.commit), env.signer.as_deref()).await {
+            Ok(r) => r,
+            Err(errors) => {
+                let text = render::report(&errors, Detail::Folded);
+                let full = render::report(&errors, Detail::Full);
+                let full = (full != text).then_some(full);
+                if errors.iter().any(render::RenderError::is_transient) {
+                    let report = JobReport {
+                        full_detail: full,
+                        ..report(action, Status::Failed, text)
+                    };
+                    return Done::new(report);
+                }
+                let inputs = (prepared.path.as_str(), prepared.fingerprint.as_str());
+                let (detail, full_detail) =
+                    report_refusal(env, inputs, RefusedBy::Parse, &text, full).await;
+                return Done {
+                    report: JobReport {
+                        full_detail,
+                        ..report(action, Status::Blocked, detail)
+                    },
+                    render_failed: true,
                 };
-                return Done::new(report);
             }
-            let inputs = (prepared.path.as_str(), prepared.fingerprint.as_str());
-            let (detail, full_detail) =
-                report_refusal(env, inputs, RefusedBy::Parse, &text, full).await;
-            return Done {
-                report: JobReport {
-                    full_detail,
-                    ..report(action, Status::Blocked, detail)
-                },
-                render_failed: true,
-            };
-        }
-    };
+        };
     refused::forget(&env.source, &env.ctx, &prepared.path).await;
     let violations = crate::policy::check(&env.source.policy, &rendered.view);
     if !violations.is_empty() {
@@ -370,6 +376,7 @@ async fn apply_and_hand_over(
     };
     let event = Event::new(kind, &env.source.name, &key.namespace, &key.id)
         .commit(Some(&env.commit))
+        .signer(env.signer.as_deref())
         .detail(format!("registered ({summary})"));
     env.ctx.recorder.publish(event);
     if env.detach {

@@ -32,7 +32,7 @@ use crate::events::{Event, EventKind};
 use crate::follow::Followers;
 use crate::nomad::{Client, ObserveFn, Query};
 use crate::reconcile::{self, ActionKind};
-use crate::source::Mirror;
+use crate::source::{self, Mirror};
 use crate::state::{LiveJob, PassRecord, Recorder, Save, State, Store};
 
 /// How a pass runs.
@@ -111,6 +111,18 @@ pub async fn pass(source: &Source, mirror: &Mirror, ctx: &Context, options: Opti
     let commit = fetched.commit.to_string();
     report.commit = Some(commit.clone());
     tracing::Span::current().record("commit", commit.as_str());
+    if let Some(verify) = &source.verify {
+        match source::verify::verify(mirror, fetched.commit, verify) {
+            Ok(signer) => {
+                tracing::info!(source = %source.name, signer = %signer, "signature verified");
+                report.signer = Some(signer);
+            }
+            Err(refusal) => {
+                refused(source, ctx, &mut report, refusal).await;
+                return report;
+            }
+        }
+    }
     let client = match Client::new(&source.cluster) {
         Ok(c) => match &ctx.observer {
             Some(o) => c.with_observer(o.clone()),
@@ -170,6 +182,7 @@ pub async fn pass(source: &Source, mirror: &Mirror, ctx: &Context, options: Opti
         ctx,
         options,
         commit: &commit,
+        signer: report.signer.as_deref(),
         prepared,
         live,
         actions,
@@ -238,6 +251,37 @@ fn kind_name(kind: ActionKind) -> &'static str {
         ActionKind::PruneRefused => "prune_refused",
         ActionKind::Blocked => "blocked",
     }
+}
+
+/// A commit whose signature is refused is not deployed: the pass ends here, what runs stays,
+/// and the next fetch tries again. The refusal is announced once per commit (a source that
+/// stays on it is not told again at every poll), and recorded as the fetched commit.
+async fn refused(
+    source: &Source,
+    ctx: &Context,
+    report: &mut PassReport,
+    refusal: source::verify::Refusal,
+) {
+    let commit = report.commit.clone();
+    tracing::warn!(source = %source.name, commit = ?commit, reason = refusal.reason(), error = %refusal, "signature refused: not deploying, keeping what runs");
+    report.error = Some(format!(
+        "commit {} not deployed, keeping what runs: {refusal}",
+        commit.as_deref().unwrap_or_default()
+    ));
+    let told = ctx.recorder.lock().source(&source.name).last_fetched_commit == commit;
+    if !told {
+        let event = Event::new(EventKind::VerificationFailed, &source.name, "", "")
+            .commit(commit.as_deref())
+            .detail(refusal.to_string());
+        ctx.recorder.announce(event);
+    }
+    report.refused = Some(refusal);
+    let name = source.name.clone();
+    ctx.recorder
+        .record(Save::Now, move |state| {
+            state.source_mut(&name).last_fetched_commit = commit;
+        })
+        .await;
 }
 
 /// Records the pass itself, and announces its end when it submitted or blocked anything.

@@ -1,5 +1,6 @@
 //! What a pass did, job by job, in the words the `sync` command prints and the state records.
 
+use crate::source::verify::Refusal;
 use crate::state::JobKey;
 
 /// Where one job (or file) ended up in a pass.
@@ -91,6 +92,10 @@ pub struct PassReport {
     pub error: Option<String>,
     /// How long the fetch took, when there was one.
     pub fetch_duration: Option<std::time::Duration>,
+    /// Who signed the commit (or tag) this pass deployed, when the source verifies signatures.
+    pub signer: Option<String>,
+    /// Why the fetched commit was not deployed, when its signature was refused.
+    pub refused: Option<Refusal>,
 }
 
 impl PassReport {
@@ -101,6 +106,8 @@ impl PassReport {
             jobs: Vec::new(),
             error: None,
             fetch_duration: None,
+            signer: None,
+            refused: None,
         }
     }
 

@@ -40,7 +40,7 @@ pub(super) fn render_all<'a>(
             let (job, limit) = (job.clone(), limit.clone());
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                (i, render::render(&client, &job, None).await)
+                (i, render::render(&client, &job, None, None).await)
             });
         }
         let mut results = tasks.join_all().await;

@@ -13,7 +13,7 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use super::{Diagnostic, Group, JobFile, WorkTree};
 use crate::config::{Config, RepoUrl, Source};
 use crate::render::{self, Settings};
-use crate::source::{Mirror, RepoFiles};
+use crate::source::{Mirror, RepoFiles, verify};
 
 /// A scratch directory, removed when dropped.
 pub(super) struct Scratch(PathBuf);
@@ -80,7 +80,7 @@ fn at_commit(source: &Source, scratch: &Path) -> anyhow::Result<Listed> {
     let mirror = Mirror::open(source, scratch)?;
     let fetched = mirror.fetch(&AtomicBool::new(false))?;
     let snapshot = mirror.snapshot(fetched.commit)?;
-    let problems = snapshot
+    let mut problems: Vec<Diagnostic> = snapshot
         .refused
         .iter()
         .map(|e| {
@@ -93,6 +93,25 @@ fn at_commit(source: &Source, scratch: &Path) -> anyhow::Result<Listed> {
             Diagnostic::from_render(&path, &e)
         })
         .collect();
+    if let Some(verify) = &source.verify {
+        // A commit the daemon would refuse is an error here too; a good one is said.
+        match verify::verify(&mirror, fetched.commit, verify) {
+            Ok(signer) => eprintln!(
+                "source `{}`: commit {} signed by {signer} (verify mode {})",
+                source.name,
+                fetched.commit,
+                verify.mode.as_str()
+            ),
+            Err(refusal) => problems.push(Diagnostic {
+                path: format!("source `{}` at commit {}", source.name, fetched.commit),
+                line: None,
+                column: None,
+                severity: "error",
+                message: format!("would not be deployed: {refusal}"),
+                warning: None,
+            }),
+        }
+    }
     let paths = snapshot.files.iter().map(|f| f.path.clone()).collect();
     Ok((Box::new(snapshot), paths, problems))
 }
