@@ -446,6 +446,9 @@ mod tests {
         m.notification_destination("github");
         m.notification("github", "sent");
         m.notification_retry("github");
+        m.verification("web", Some("unsigned"), true);
+        m.verification("web", Some("unsigned"), true);
+        m.verification("api", None, true);
         let text = m.encode();
         for line in [
             "drover_source_sync_total{source=\"web\",result=\"converged\"} 1",
@@ -462,6 +465,9 @@ mod tests {
             "drover_notifications_total{destination=\"chat\",result=\"dropped\"} 0",
             "drover_notification_retries_total{destination=\"github\"} 1",
             "drover_notification_retries_total{destination=\"chat\"} 0",
+            "drover_verification_refusals_total{source=\"web\",reason=\"unsigned\"} 2",
+            "drover_source_verified{source=\"web\"} 0",
+            "drover_source_verified{source=\"api\"} 1",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

@@ -642,6 +642,41 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_commit_shows_why_and_a_verified_one_its_signer() {
+        let text = "[nomad]\naddress = \"http://127.0.0.1:4646\"\n[[source]]\nname = \"apps\"\nurl = \"/srv/jobs\"\n";
+        let config = crate::config::Config::parse(
+            text,
+            std::path::Path::new("drover.toml"),
+            &crate::config::Env::default(),
+        )
+        .expect("config");
+        let board = Board::new();
+        board.add_source(&config.sources[0]);
+        let source = |board: &Board| {
+            board.with_document(|d| (d.sources[0].verification, d.sources[0].signer.clone()))
+        };
+        let mut verified = PassReport::new("apps");
+        verified.signer = Some("alice@example.com".into());
+        board.pass_finished(&verified, &SourceState::default());
+        assert_eq!(
+            source(&board),
+            (Some("verified"), Some("alice@example.com".to_owned()))
+        );
+        let mut refused = PassReport::new("apps");
+        refused.refused = Some(crate::source::verify::Refusal::UnknownKey {
+            key: "SHA256:abc".into(),
+        });
+        board.pass_finished(&refused, &SourceState::default());
+        let (verification, signer) = source(&board);
+        assert_eq!(verification, Some("unknown_key"));
+        assert_eq!(
+            signer.as_deref(),
+            Some("alice@example.com"),
+            "the signer of what still runs"
+        );
+    }
+
+    #[test]
     fn a_follower_is_stuck_only_while_a_query_is_out_past_its_bound() {
         let board = Board::new();
         let beat = board.heartbeat("the deployment follower of cluster east", Duration::ZERO);

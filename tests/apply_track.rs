@@ -71,6 +71,7 @@ async fn follow_to_end(sim: &Sim, id: &str, eval_id: String, settings: Settings)
         start: Start::Evaluation(eval_id),
         fingerprint: "fp".into(),
         commit: "c1".into(),
+        signer: None,
         settings,
     };
     followers

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use drover::config::{Config, Env};
+use drover::events::EventKind;
 use drover::source::Mirror;
 use drover::state::Store;
 use drover::sync::{self, Context, Options, PassReport};
@@ -193,6 +194,17 @@ impl World {
         assert_eq!(report.signer.as_deref(), Some(signer));
         assert_eq!(self.live_image().as_deref(), Some(image));
         assert_eq!(self.live_signer().as_deref(), Some(signer));
+        let state = Store::new(self.state_dir.path())
+            .load()
+            .expect("state")
+            .state;
+        let last = state.history.last("default", "web").expect("web's events");
+        assert_eq!(last.kind, EventKind::Succeeded, "{last:?}");
+        assert_eq!(
+            last.signer.as_deref(),
+            Some(signer),
+            "the deployment's end names the signer"
+        );
     }
 
     /// The pass refused the head for `reason`, and `image` still runs.
@@ -427,4 +439,118 @@ async fn openpgp_signed_commits_deploy_by_key_or_subkey_and_an_expired_key_is_re
     let good = world.commit_gpg("web:5", &gpg, &ed);
     assert!(world.git_verifies_gpg(&good, &allowed));
     world.deploys("web:5", &ed).await;
+}
+
+impl World {
+    /// Moves the annotated tag `release` to HEAD, signed by the SSH `key` (unsigned without).
+    fn tag_ssh(&self, key: Option<&Path>) {
+        match key {
+            Some(key) => {
+                let signing = format!("user.signingkey={}", key.display());
+                self.repo.git(&[
+                    "-c",
+                    "gpg.format=ssh",
+                    "-c",
+                    &signing,
+                    "tag",
+                    "-f",
+                    "-s",
+                    "release",
+                    "-m",
+                    "release",
+                ]);
+            }
+            None => {
+                self.repo
+                    .git(&["tag", "-f", "-a", "release", "-m", "release"]);
+            }
+        }
+    }
+
+    /// What `git verify-tag` says of `release` with the same allowed signers.
+    fn git_verifies_tag(&self) -> bool {
+        let allowed = format!(
+            "gpg.ssh.allowedSignersFile={}",
+            self.key_path("allowed_signers").display()
+        );
+        Command::new("git")
+            .current_dir(self.repo.path())
+            .args(["-c", &allowed, "verify-tag", "release"])
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .status()
+            .expect("git")
+            .success()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_tag_mode_the_tag_is_verified_whatever_signs_its_commit() {
+    let mut world =
+        World::new("mode = \"tag\"\nallowed_signers_file = \"allowed_signers\"\n").await;
+    world.revision = "tag = \"release\"\n".to_owned();
+    let alice = world.ssh_key("alice", "ed25519");
+    let mallory = world.ssh_key("mallory", "ed25519");
+    world.allow(&[format!("alice@example.com {}", world.public(&alice))]);
+
+    // An unsigned commit under a tag alice signed: the tag is what is verified.
+    world.commit_ssh("web:1", None);
+    world.tag_ssh(Some(&alice));
+    assert!(world.git_verifies_tag());
+    world.deploys("web:1", "alice@example.com").await;
+
+    // The tag moved without a signature, then signed by a key not in the file.
+    world.commit_ssh("web:2", Some(&alice));
+    world.tag_ssh(None);
+    assert!(!world.git_verifies_tag());
+    world.refuses("unsigned", "web:1").await;
+    world.tag_ssh(Some(&mallory));
+    assert!(!world.git_verifies_tag());
+    world.refuses("unknown_key", "web:1").await;
+
+    world.tag_ssh(Some(&alice));
+    assert!(world.git_verifies_tag());
+    world.deploys("web:2", "alice@example.com").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_merge_commit_signed_by_the_forge_deploys_only_when_its_key_is_allowed() {
+    let world = World::new("mode = \"head\"\nallowed_signers_file = \"allowed_signers\"\n").await;
+    let alice = world.ssh_key("alice", "ed25519");
+    let forge = world.ssh_key("forge", "ed25519");
+    let alice_line = format!("alice@example.com {}", world.public(&alice));
+    world.allow(std::slice::from_ref(&alice_line));
+    world.commit_ssh("web:1", Some(&alice));
+    world.deploys("web:1", "alice@example.com").await;
+
+    // A pull request merged by the forge: the branch's commit by alice, the merge commit signed
+    // by the forge's own key, as GitHub and GitLab sign the merges they make.
+    world.repo.git(&["checkout", "-q", "-b", "feature"]);
+    world.commit_ssh("web:2", Some(&alice));
+    world.repo.git(&["checkout", "-q", "main"]);
+    let signing = format!("user.signingkey={}", forge.display());
+    world.repo.git(&[
+        "-c",
+        "gpg.format=ssh",
+        "-c",
+        &signing,
+        "merge",
+        "-q",
+        "--no-ff",
+        "-S",
+        "-m",
+        "Merge pull request #1",
+        "feature",
+    ]);
+    let merge = world.repo.head();
+    assert!(!world.git_verifies_ssh(&merge));
+    world.refuses("unknown_key", "web:1").await;
+
+    // The operator allows the forge's key: the same merge deploys, signed by the forge.
+    world.allow(&[
+        alice_line,
+        format!("noreply@forge.example.com {}", world.public(&forge)),
+    ]);
+    assert!(world.git_verifies_ssh(&merge));
+    world.deploys("web:2", "noreply@forge.example.com").await;
 }

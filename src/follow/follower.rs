@@ -616,6 +616,7 @@ impl Follower {
             &registration.job.id,
         )
         .commit(Some(&registration.commit))
+        .signer(registration.signer.as_deref())
     }
 }
 

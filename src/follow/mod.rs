@@ -64,6 +64,8 @@ pub struct Registration {
     /// Of the inputs registered: marked known-bad if the deployment fails.
     pub fingerprint: String,
     pub commit: String,
+    /// Who signed the commit, when the source verifies signatures: told with every event.
+    pub signer: Option<String>,
     pub settings: Settings,
 }
 

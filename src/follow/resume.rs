@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use super::{AUTO_PROMOTE_META, Handle, Registration, Settings, Start};
 use crate::config::Source;
 use crate::nomad::{self, Client, Deployment, DeploymentStatus, Query};
-use crate::state::{JobKey, META_FINGERPRINT, Ownership, Recorder};
+use crate::state::{JobKey, META_FINGERPRINT, META_SIGNER, Ownership, Recorder};
 
 /// Hands every deployment in flight for `sources` (all on the cluster of `client`) to
 /// `follower`; returns how many.
@@ -74,6 +74,7 @@ pub async fn resume(
             start: Start::Deployment(d.id.clone()),
             fingerprint,
             commit: owner.commit.clone(),
+            signer: meta.get(META_SIGNER).cloned(),
             settings: Settings::of(source, meta.get(AUTO_PROMOTE_META).map(String::as_str)),
         });
         resumed += 1;

@@ -43,6 +43,9 @@ impl Message {
             if let Some(subject) = &self.subject {
                 head.push_str(&format!(" \"{subject}\""));
             }
+            if let Some(signer) = self.told.iter().find_map(|t| t.event.signer.as_deref()) {
+                head.push_str(&format!(" signed by {signer}"));
+            }
         }
         if let [one] = self.told.as_slice() {
             let e = &one.event;
@@ -145,10 +148,12 @@ mod tests {
 
     #[test]
     fn one_outcome_is_one_complete_line() {
-        let m = message(vec![told("web", EventKind::RolledBack, "rolled_back")]);
+        let mut rolled_back = told("web", EventKind::RolledBack, "rolled_back");
+        rolled_back.event.signer = Some("alice@example.com".into());
+        let m = message(vec![rolled_back]);
         assert_eq!(
             m.text(),
-            "[prod] abcdef0 \"Bump web to 1.27\": web rolled back (v5): deployment of v5 failed: unhealthy https://drover.example.com/status/jobs/default/web"
+            "[prod] abcdef0 \"Bump web to 1.27\" signed by alice@example.com: web rolled back (v5): deployment of v5 failed: unhealthy https://drover.example.com/status/jobs/default/web"
         );
         let doc = m.document();
         assert_eq!(doc["events"][0]["outcome"], "rolled_back");

@@ -389,6 +389,7 @@ async fn apply_and_hand_over(
         start: Start::Evaluation(eval_id),
         fingerprint,
         commit: env.commit.clone(),
+        signer: env.signer.clone(),
         settings: follow::Settings::of(&env.source, auto_promote_meta(&rendered.job)),
     };
     let follower = match env.ctx.followers.of(&env.source.cluster) {
