@@ -601,17 +601,25 @@ mod tests {
     use super::*;
     use crate::sync::JobReport;
 
-    #[test]
-    fn a_blocked_job_shows_its_folded_error_and_the_full_one() {
-        let text = "[nomad]\naddress = \"http://127.0.0.1:4646\"\n[[source]]\nname = \"apps\"\nurl = \"/srv/jobs\"\n";
+    /// A board that shows one source, `name`.
+    fn board_with_source(name: &str) -> Board {
+        let text = format!(
+            "[nomad]\naddress = \"http://127.0.0.1:4646\"\n[[source]]\nname = \"{name}\"\nurl = \"/srv/jobs\"\n"
+        );
         let config = crate::config::Config::parse(
-            text,
+            &text,
             std::path::Path::new("drover.toml"),
             &crate::config::Env::default(),
         )
         .expect("config");
         let board = Board::new();
         board.add_source(&config.sources[0]);
+        board
+    }
+
+    #[test]
+    fn a_blocked_job_shows_its_folded_error_and_the_full_one() {
+        let board = board_with_source("apps");
         let key = JobKey::new("default", "web");
         let mut report = PassReport::new("apps");
         report.jobs.push(JobReport {
@@ -643,15 +651,7 @@ mod tests {
 
     #[test]
     fn a_refused_commit_shows_why_and_a_verified_one_its_signer() {
-        let text = "[nomad]\naddress = \"http://127.0.0.1:4646\"\n[[source]]\nname = \"apps\"\nurl = \"/srv/jobs\"\n";
-        let config = crate::config::Config::parse(
-            text,
-            std::path::Path::new("drover.toml"),
-            &crate::config::Env::default(),
-        )
-        .expect("config");
-        let board = Board::new();
-        board.add_source(&config.sources[0]);
+        let board = board_with_source("apps");
         let source = |board: &Board| {
             board.with_document(|d| (d.sources[0].verification, d.sources[0].signer.clone()))
         };

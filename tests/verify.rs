@@ -161,13 +161,18 @@ impl World {
 
     /// What `git verify-commit` says of `commit` with the same allowed signers.
     fn git_verifies_ssh(&self, commit: &str) -> bool {
+        self.git_verifies_with_signers("verify-commit", commit)
+    }
+
+    /// What `git <verb> <object>` says with the same allowed signers.
+    fn git_verifies_with_signers(&self, verb: &str, object: &str) -> bool {
         let allowed = format!(
             "gpg.ssh.allowedSignersFile={}",
             self.key_path("allowed_signers").display()
         );
         Command::new("git")
             .current_dir(self.repo.path())
-            .args(["-c", &allowed, "verify-commit", commit])
+            .args(["-c", &allowed, verb, object])
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .status()
@@ -469,18 +474,7 @@ impl World {
 
     /// What `git verify-tag` says of `release` with the same allowed signers.
     fn git_verifies_tag(&self) -> bool {
-        let allowed = format!(
-            "gpg.ssh.allowedSignersFile={}",
-            self.key_path("allowed_signers").display()
-        );
-        Command::new("git")
-            .current_dir(self.repo.path())
-            .args(["-c", &allowed, "verify-tag", "release"])
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .status()
-            .expect("git")
-            .success()
+        self.git_verifies_with_signers("verify-tag", "release")
     }
 }
 
