@@ -395,8 +395,6 @@ fn notifier_setup(
         recorder: shared.recorder.clone(),
         sent: crate::notifier::Sent::new(shared.recorder.clone(), record),
         metrics: shared.metrics.clone(),
-        http: crate::notifier::deliver::http_client()
-            .context("cannot set up the notifier's HTTP client")?,
         state_dir: config.state.dir.clone(),
     })
 }

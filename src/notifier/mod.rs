@@ -50,7 +50,6 @@ pub struct Setup {
     pub recorder: Recorder,
     pub sent: Sent,
     pub metrics: Arc<Metrics>,
-    pub http: reqwest::Client,
     pub state_dir: PathBuf,
 }
 
@@ -62,6 +61,7 @@ pub async fn run(setup: Setup, cancel: CancellationToken) {
         cancel: cancel.clone(),
         commits: Commits::default(),
         outboxes: HashMap::new(),
+        http: None,
         groups: BTreeMap::new(),
     };
     loop {
@@ -99,6 +99,8 @@ struct Notifier {
     commits: Commits,
     /// By destination name (`[[notify]]` name, or `<source>:<provider>`); kept across reloads.
     outboxes: HashMap<String, Outbox>,
+    /// Shared by every outbox; made when the first is.
+    http: Option<reqwest::Client>,
     /// By (destination, source, commit).
     groups: BTreeMap<(String, String, String), Group>,
 }
@@ -194,11 +196,12 @@ impl Notifier {
             match forge::request(forge, &update, link.as_ref()) {
                 Ok(request) => {
                     let name = format!("{}:{}", source.name, forge.provider.as_str());
-                    self.outbox(&name).push(Outgoing {
+                    let item = Outgoing {
                         keys,
                         is_final: update.state.is_final(),
                         request,
-                    });
+                    };
+                    self.send(&name, item);
                 }
                 Err(e) => {
                     self.setup.sent.release(keys);
@@ -280,11 +283,14 @@ impl Notifier {
             told,
         };
         match chat::request(destination, &message) {
-            Ok(request) => self.outbox(&destination.name).push(Outgoing {
-                keys: fresh,
-                is_final,
-                request,
-            }),
+            Ok(request) => {
+                let item = Outgoing {
+                    keys: fresh,
+                    is_final,
+                    request,
+                };
+                self.send(&destination.name, item);
+            }
             Err(e) => {
                 self.setup.sent.release(fresh);
                 tracing::warn!(destination = %destination.name, error = %e, "cannot notify");
@@ -292,22 +298,36 @@ impl Notifier {
         }
     }
 
-    fn outbox(&mut self, name: &str) -> &Outbox {
-        let setup = &self.setup;
-        self.outboxes.entry(name.to_owned()).or_insert_with(|| {
-            let sent = setup.sent.clone();
+    /// Queues `item` for destination `name`, starting its outbox on first use — and the HTTP
+    /// client with it: a daemon that notifies nobody never loads the system's CA roots.
+    fn send(&mut self, name: &str, item: Outgoing) {
+        if !self.outboxes.contains_key(name) {
+            let http = match self.http.clone().map_or_else(deliver::http_client, Ok) {
+                Ok(http) => http,
+                Err(e) => {
+                    tracing::error!(destination = name, error = %e.without_url(), "cannot set up the notifier's HTTP client");
+                    self.setup.sent.release(item.keys);
+                    return;
+                }
+            };
+            self.http = Some(http.clone());
+            let sent = self.setup.sent.clone();
             let delivered = Arc::new(move |keys: Vec<String>| {
                 let sent = sent.clone();
                 tokio::spawn(async move { sent.delivered(keys).await });
             });
-            Outbox::start(
+            let outbox = Outbox::start(
                 name,
-                setup.http.clone(),
-                setup.metrics.clone(),
+                http,
+                self.setup.metrics.clone(),
                 delivered,
                 self.cancel.child_token(),
-            )
-        })
+            );
+            self.outboxes.insert(name.to_owned(), outbox);
+        }
+        if let Some(outbox) = self.outboxes.get(name) {
+            outbox.push(item);
+        }
     }
 }
 
