@@ -114,7 +114,7 @@ pub async fn pass(source: &Source, mirror: &Mirror, ctx: &Context, options: Opti
     if let Some(verify) = &source.verify {
         match source::verify::verify(mirror, fetched.commit, verify) {
             Ok(signer) => {
-                tracing::info!(source = %source.name, signer = %signer, "signature verified");
+                tracing::debug!(source = %source.name, signer = %signer, "signature verified");
                 report.signer = Some(signer);
             }
             Err(refusal) => {
