@@ -10,7 +10,6 @@ use serde_json::json;
 use sha2::Sha256;
 
 use super::deliver::Request;
-use super::forge::user_agent;
 use super::message::{Message, cut};
 use crate::config::{Destination, NotifyKind, SecretError};
 
@@ -31,10 +30,7 @@ pub fn request(destination: &Destination, message: &Message) -> Result<Request, 
         NotifyKind::Discord => json!({ "content": cut(&message.text(), DISCORD_MAX) }),
     };
     let body = serde_json::to_vec(&body).unwrap_or_default();
-    let mut headers = vec![
-        ("Content-Type".to_owned(), "application/json".to_owned()),
-        ("User-Agent".to_owned(), user_agent()),
-    ];
+    let mut headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
     if let Some(secret) = &destination.secret {
         headers.push((
             SIGNATURE_HEADER.to_owned(),

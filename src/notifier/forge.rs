@@ -60,7 +60,6 @@ pub fn request(
     let mut headers = vec![
         (auth.0.to_owned(), auth.1),
         ("Content-Type".to_owned(), "application/json".to_owned()),
-        ("User-Agent".to_owned(), user_agent()),
     ];
     if forge.provider == Provider::Github {
         headers.push((
@@ -85,10 +84,6 @@ fn gitlab_state(state: CommitState) -> &'static str {
         CommitState::Failure => "failed",
         CommitState::Error => "canceled",
     }
-}
-
-pub fn user_agent() -> String {
-    format!("drover/{}", env!("CARGO_PKG_VERSION"))
 }
 
 #[cfg(test)]
