@@ -1,5 +1,7 @@
-//! ACLs (off unless a bootstrap token is given): tokens with per-namespace capabilities, and the
-//! uniform `403 Permission denied` (docs/nomad-api.md).
+//! ACLs (off unless a bootstrap token is given): tokens with per-namespace and per-node-pool
+//! capabilities, the management-only checks of the ACL, namespace and node pool writes, the
+//! uniform `403 Permission denied` and the `400 ACL support disabled` of every ACL endpoint
+//! while ACLs are off (docs/nomad-api.md).
 
 use std::collections::{HashMap, HashSet};
 
@@ -45,7 +47,9 @@ impl Acl {
     }
 
     /// Adds a client token from rules such as `namespace:prod:read-job,submit-job` or
-    /// `namespace:*:list-jobs`; `variables:*:read,write` grants variable capabilities.
+    /// `namespace:*:list-jobs`; `variables:*:read,write` grants variable capabilities and
+    /// `node_pool:gpu:read,write,delete` node pool ones. Client tokens link no ACL policy or
+    /// role, so they read none (Nomad shows a token only the policies and roles it links).
     pub(crate) fn add_token(&mut self, secret: &str, rules: &[&str]) {
         let mut token = Token::default();
         for rule in rules {
@@ -72,8 +76,43 @@ impl Acl {
         }
     }
 
-    /// Checks a namespace capability (`read-job`, `submit-job`, ...) or a variable one
-    /// (`var:read`, `var:write`).
+    /// Every `/v1/acl/` endpoint refuses to work while ACLs are off (`nomad/acl_endpoint.go`).
+    pub(crate) fn require_enabled(&self) -> Result<(), ApiError> {
+        if self.enabled {
+            Ok(())
+        } else {
+            Err(ApiError::bad_request("ACL support disabled"))
+        }
+    }
+
+    /// ACL policy and role writes, and namespace writes, need a management token.
+    pub(crate) fn require_management(caller: &Caller) -> Result<(), ApiError> {
+        if *caller == Caller::Management {
+            Ok(())
+        } else {
+            Err(ApiError::permission_denied())
+        }
+    }
+
+    /// Whether the caller holds any capability in namespace `ns`: what reading the namespace's
+    /// record needs (`AllowNamespace` in Nomad).
+    pub(crate) fn sees_namespace(&self, caller: &Caller, ns: &str) -> bool {
+        match caller {
+            Caller::Management => true,
+            Caller::Anonymous => false,
+            Caller::Token(t) => self.tokens.get(t).is_some_and(|tok| {
+                [ns, "*"].iter().any(|n| {
+                    tok.caps
+                        .get(&format!("namespace:{n}"))
+                        .is_some_and(|c| !c.is_empty())
+                })
+            }),
+        }
+    }
+
+    /// Checks a namespace capability (`read-job`, `submit-job`, ...), a variable one
+    /// (`var:read`, `var:write`) or a node pool one (`pool:read`, `pool:write`, `pool:delete`,
+    /// with the pool's name as `namespace`).
     pub(crate) fn check(
         &self,
         caller: &Caller,
@@ -96,9 +135,11 @@ impl Acl {
                 None => return false,
             },
         };
-        let (kind, cap) = cap
-            .strip_prefix("var:")
-            .map_or(("namespace", cap), |c| ("variables", c));
+        let (kind, cap) = match cap.split_once(':') {
+            Some(("var", c)) => ("variables", c),
+            Some(("pool", c)) => ("node_pool", c),
+            _ => ("namespace", cap),
+        };
         let lookup = |ns: &str| token.caps.get(&format!("{kind}:{ns}"));
         let granted = |set: Option<&HashSet<String>>| {
             set.is_some_and(|s| {

@@ -65,7 +65,7 @@ pub(crate) fn register(
 ) -> Result<RegisterOutcome, ApiError> {
     let ns = text(&req.job, "Namespace").to_owned();
     let id = text(&req.job, "ID").to_owned();
-    if !store.namespaces.contains(&ns) {
+    if !store.has_namespace(&ns) {
         return Err(ApiError::internal(format!(
             "job \"{id}\" is in nonexistent namespace \"{ns}\""
         )));

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::extract::Request;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -20,7 +20,7 @@ use crate::clock::Clock;
 use crate::control::{ConnKill, Fault, FaultKind, RequestRecord};
 use crate::deployment::{self, Now};
 use crate::http::Query;
-use crate::state::Store;
+use crate::state::{Store, Table};
 
 /// How often the scheduler looks at evaluations, deployments and lock leases (real time).
 const TICK: Duration = Duration::from_millis(10);
@@ -118,6 +118,30 @@ impl Shared {
         lock(&self.log).clear();
     }
 
+    /// Registers a node in `pool`, creating the pool as a node's registration does in Nomad
+    /// (`fetchOrCreateNodePoolTxn`); returns the node's ID.
+    pub(crate) fn add_node(&self, pool: &str) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.with_store(|s| {
+            let tables: &[Table] = if s.node_pools.contains_key(pool) {
+                &[]
+            } else {
+                &[Table::NodePools]
+            };
+            let index = s.write(tables);
+            s.node_pools.entry(pool.to_owned()).or_insert_with(|| {
+                crate::state::record(json!({"Name": pool, "Description": ""}), index)
+            });
+            s.nodes.insert(id.clone(), pool.to_owned());
+        });
+        id
+    }
+
+    /// Removes a node; false when there is none with that ID.
+    pub(crate) fn remove_node(&self, id: &str) -> bool {
+        self.with_store(|s| s.nodes.remove(id).is_some())
+    }
+
     fn tick(&self) {
         let now = self.now();
         let lease_now = self.clock.lease_now();
@@ -136,6 +160,7 @@ pub struct SimBuilder {
     tls: Option<Arc<rustls::ServerConfig>>,
     time_scale: Option<f64>,
     latency: Duration,
+    enterprise: bool,
 }
 
 impl SimBuilder {
@@ -159,6 +184,12 @@ impl SimBuilder {
         self.time_scale = Some(scale);
         self
     }
+    /// Accepts what only Nomad Enterprise accepts: a namespace's node pool configuration and a
+    /// node pool's scheduler configuration (CE refuses them as unlicensed).
+    pub fn enterprise(mut self) -> Self {
+        self.enterprise = true;
+        self
+    }
     /// Every API request is answered no sooner than this after it arrived.
     pub fn latency(mut self, latency: Duration) -> Self {
         self.latency = latency;
@@ -170,8 +201,10 @@ impl SimBuilder {
             .acl_token
             .as_deref()
             .map_or_else(Acl::default, Acl::bootstrap);
+        let mut store = Store::new(acl);
+        store.enterprise = self.enterprise;
         let shared = Arc::new(Shared {
-            store: Mutex::new(Store::new(acl)),
+            store: Mutex::new(store),
             changed: watch::channel(0).0,
             clock: Clock::new(self.time_scale.unwrap_or(1.0)),
             faults: Mutex::new(Vec::new()),
@@ -317,8 +350,11 @@ impl Sim {
         self.shared.clock.set_scale(scale);
     }
     pub fn create_namespace(&self, name: &str) {
-        self.shared
-            .with_store(|s| s.namespaces.insert(name.to_owned()));
+        self.shared.with_store(|s| s.add_namespace(name));
+    }
+    /// Registers a node in node pool `pool` (created if missing); returns the node's ID.
+    pub fn add_node(&self, pool: &str) -> String {
+        self.shared.add_node(pool)
     }
     /// A client token with rules such as `namespace:prod:read-job,submit-job`.
     pub fn acl_token(&self, rules: &[&str]) -> String {

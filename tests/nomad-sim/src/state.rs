@@ -1,5 +1,6 @@
 //! The simulated cluster state: one raft-like index for all writes, the tables Nomad's blocking
-//! queries watch, namespaces, jobs with their versions, evaluations, deployments and variables.
+//! queries watch, namespaces, node pools and nodes, ACL policies and roles, jobs with their
+//! versions, evaluations, deployments and variables.
 //! Handlers change it only through methods that bump the index, so every write is visible to
 //! blocking queries.
 
@@ -26,6 +27,10 @@ pub(crate) enum Table {
     Evals,
     Deployment,
     Variables,
+    Namespaces,
+    NodePools,
+    AclPolicies,
+    AclRoles,
 }
 
 pub(crate) struct JobEntry {
@@ -42,13 +47,59 @@ impl JobEntry {
     pub(crate) fn version(&self) -> u64 {
         num(&self.job, "Version")
     }
+
+    /// Whether the job has allocations that are not terminal: a running job that is not stopped.
+    pub(crate) fn has_live_allocs(&self) -> bool {
+        text(&self.job, "Status") == "running" && !self.job["Stop"].as_bool().unwrap_or(false)
+    }
+
+    /// Whether Nomad counts the job as non-terminal (anything but `dead`).
+    pub(crate) fn is_live(&self) -> bool {
+        text(&self.job, "Status") != "dead"
+    }
+}
+
+/// The description Nomad gives the `default` namespace.
+const DEFAULT_NAMESPACE_DESCRIPTION: &str = "Default shared namespace";
+
+/// Nomad's built-in node pools and their descriptions (`nomad/structs/node_pool.go`).
+pub(crate) const BUILT_IN_POOLS: [(&str, &str); 2] = [
+    ("all", "Node pool with all nodes in the cluster."),
+    ("default", "Default node pool."),
+];
+
+/// `object` with both indexes set to `index`: a record as first written.
+pub(crate) fn record(mut object: Value, index: u64) -> Value {
+    object["CreateIndex"] = json!(index);
+    object["ModifyIndex"] = json!(index);
+    object
+}
+
+/// Writes `object` as the new version of `existing` at `index`: its `CreateIndex` is kept.
+pub(crate) fn upsert_record(existing: Option<&Value>, object: Value, index: u64) -> Value {
+    let created = existing.map_or(index, |e| num(e, "CreateIndex"));
+    let mut object = record(object, index);
+    object["CreateIndex"] = json!(created);
+    object
 }
 
 pub(crate) struct Store {
     pub index: u64,
     tables: HashMap<Table, u64>,
     pub region: String,
-    pub namespaces: BTreeSet<String>,
+    /// By name: each namespace's record as `GET /v1/namespace/:name` returns it.
+    pub namespaces: BTreeMap<String, Value>,
+    /// By name: each node pool's record, the built-in `all` and `default` included.
+    pub node_pools: BTreeMap<String, Value>,
+    /// Node ID → its node pool: the only part of a node the simulator models.
+    pub nodes: BTreeMap<String, String>,
+    /// By name.
+    pub acl_policies: BTreeMap<String, Value>,
+    /// By ID.
+    pub acl_roles: BTreeMap<String, Value>,
+    /// Whether Enterprise-only fields (namespace node pool configuration, node pool scheduler
+    /// configuration) are accepted; Nomad CE refuses them as unlicensed.
+    pub enterprise: bool,
     /// (namespace, job ID) → job.
     pub jobs: BTreeMap<(String, String), JobEntry>,
     pub evals: HashMap<String, Value>,
@@ -106,9 +157,26 @@ impl Store {
     pub(crate) fn new(acl: Acl) -> Self {
         Self {
             index: 1,
-            tables: HashMap::new(),
+            tables: HashMap::from([(Table::Namespaces, 1), (Table::NodePools, 1)]),
             region: "global".to_owned(),
-            namespaces: BTreeSet::from(["default".to_owned()]),
+            namespaces: BTreeMap::from([(
+                "default".to_owned(),
+                record(
+                    json!({"Name": "default", "Description": DEFAULT_NAMESPACE_DESCRIPTION}),
+                    1,
+                ),
+            )]),
+            node_pools: BUILT_IN_POOLS
+                .iter()
+                .map(|(name, description)| {
+                    let pool = json!({"Name": name, "Description": description});
+                    ((*name).to_owned(), record(pool, 1))
+                })
+                .collect(),
+            nodes: BTreeMap::new(),
+            acl_policies: BTreeMap::new(),
+            acl_roles: BTreeMap::new(),
+            enterprise: false,
             jobs: BTreeMap::new(),
             evals: HashMap::new(),
             pending_evals: BTreeSet::new(),
@@ -137,6 +205,19 @@ impl Store {
 
     pub(crate) fn job(&self, ns: &str, id: &str) -> Option<&JobEntry> {
         self.jobs.get(&(ns.to_owned(), id.to_owned()))
+    }
+
+    pub(crate) fn has_namespace(&self, name: &str) -> bool {
+        self.namespaces.contains_key(name)
+    }
+
+    /// Creates namespace `name` with no settings, unless it exists (the control routes' way).
+    pub(crate) fn add_namespace(&mut self, name: &str) {
+        if !self.has_namespace(name) {
+            let index = self.write(&[Table::Namespaces]);
+            let ns = record(json!({"Name": name, "Description": ""}), index);
+            self.namespaces.insert(name.to_owned(), ns);
+        }
     }
 
     pub(crate) fn job_mut(&mut self, ns: &str, id: &str) -> Option<&mut JobEntry> {
@@ -178,8 +259,7 @@ impl Store {
 
     /// The job summary of §2.4, derived from the job's status.
     pub(crate) fn summary(&self, entry: &JobEntry) -> Value {
-        let running = text(&entry.job, "Status") == "running"
-            && !entry.job["Stop"].as_bool().unwrap_or(false);
+        let running = entry.has_live_allocs();
         let mut groups = Map::new();
         for group in entry.job["TaskGroups"].as_array().into_iter().flatten() {
             let count = if running { num(group, "Count") } else { 0 };

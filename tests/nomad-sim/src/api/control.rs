@@ -1,6 +1,6 @@
 //! The simulator's own routes under `/sim/`, for tests that drive it over HTTP (a standalone
-//! `nomad-sim` process): the request log, faults, latency, time, namespaces, ACL tokens, and
-//! editing a live job behind drover's back.
+//! `nomad-sim` process): the request log, faults, latency, time, namespaces, nodes in node
+//! pools, ACL tokens, and editing a live job behind drover's back.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -42,6 +42,8 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/sim/time/advance", post(advance))
         .route("/sim/time/scale", post(scale))
         .route("/sim/namespaces/{name}", post(namespace))
+        .route("/sim/nodes", post(node))
+        .route("/sim/nodes/{id}", delete(remove_node))
         .route("/sim/acl/tokens", post(token))
         .route("/sim/jobs/{namespace}/{id}/edit", post(edit))
 }
@@ -101,8 +103,26 @@ async fn scale(State(s): State<Arc<Shared>>, Body(b): Body<Scale>) -> StatusCode
 }
 
 async fn namespace(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> StatusCode {
-    s.with_store(|st| st.namespaces.insert(name));
+    s.with_store(|st| st.add_namespace(&name));
     StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct NodeRequest {
+    node_pool: String,
+}
+
+/// Registers a node in a node pool (created if missing, as a node's registration does).
+async fn node(State(s): State<Arc<Shared>>, Body(b): Body<NodeRequest>) -> Json<Value> {
+    Json(json!({"ID": s.add_node(&b.node_pool)}))
+}
+
+async fn remove_node(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> StatusCode {
+    if s.remove_node(&id) {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    }
 }
 
 #[derive(Deserialize)]

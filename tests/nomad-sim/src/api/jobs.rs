@@ -85,7 +85,7 @@ async fn list(shared: &Shared, req: &Req) -> ApiResult {
     let allowed = shared.with_store(|s| {
         if ns == "*" {
             s.namespaces
-                .iter()
+                .keys()
                 .any(|n| s.acl.allows(&caller, n, "list-jobs"))
         } else {
             s.acl.allows(&caller, &ns, "list-jobs")

@@ -2,11 +2,16 @@
 //! Each handler checks the method, the ACL capability, decodes the request the way Nomad's HTTP
 //! layer does, and calls into the state; every unknown route is a `404` with an empty body.
 
+mod acl_policies;
+mod acl_roles;
 mod agent;
 mod control;
 mod deployments;
 mod job_reads;
 mod jobs;
+mod namespaces;
+mod node_pools;
+mod records;
 mod variables;
 
 use std::collections::HashMap;
@@ -45,7 +50,18 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/deployment/{id}", any(deployments::read))
         .route("/v1/deployment/promote/{id}", any(deployments::promote))
         .route("/v1/deployment/fail/{id}", any(deployments::fail))
+        .route("/v1/vars", any(variables::list))
         .route("/v1/var/{*path}", any(variables::variable))
+        .route("/v1/namespaces", any(namespaces::namespaces))
+        .route("/v1/namespace/{name}", any(namespaces::namespace))
+        .route("/v1/node/pools", any(node_pools::pools))
+        .route("/v1/node/pool/{name}", any(node_pools::pool))
+        .route("/v1/acl/policies", any(acl_policies::policies))
+        .route("/v1/acl/policy/{name}", any(acl_policies::policy))
+        .route("/v1/acl/roles", any(acl_roles::roles))
+        .route("/v1/acl/role", any(acl_roles::create))
+        .route("/v1/acl/role/{id}", any(acl_roles::role))
+        .route("/v1/acl/role/name/{name}", any(acl_roles::by_name))
         .route("/v1/status/leader", any(agent::leader))
         .route("/v1/agent/self", any(agent::agent_self))
         .route("/v1/agent/health", any(agent::health))

@@ -1,4 +1,5 @@
-//! `/v1/var/:path`: read, write, delete and the lock operations (docs/nomad-api.md).
+//! `/v1/vars` (list) and `/v1/var/:path`: read, write, delete (both with check-and-set) and the
+//! lock operations (docs/nomad-api.md).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,16 +23,90 @@ pub(crate) async fn variable(
     let ns = req.query.ns().to_owned();
     match req.method {
         Method::GET => read(&shared, &req, &ns, &path).await,
-        Method::DELETE => shared.with_store(|s| {
-            s.acl.check(&req.caller, &ns, "var:destroy")?;
-            if s.variables.remove(&(ns.clone(), path.clone())).is_some() {
-                s.write(&[Table::Variables]);
-            }
-            Ok(StatusCode::NO_CONTENT.into_response())
-        }),
+        Method::DELETE => delete(&shared, &req, &ns, &path),
         Method::PUT | Method::POST => write(&shared, &req, &ns, &path),
         _ => Err(ApiError::bad_request("Invalid method")),
     }
+}
+
+/// `GET /v1/vars`: the metadata (no items, no lock) of the variables under `prefix` that the
+/// caller may list, in the request's namespace or, with `*`, in all of them.
+pub(crate) async fn list(State(shared): State<Arc<Shared>>, req: Req) -> ApiResult {
+    req.require_get()?;
+    let ns = req.query.ns().to_owned();
+    let prefix = req.query.raw.get("prefix").cloned().unwrap_or_default();
+    let (index, vars) = shared
+        .blocking(&req.query, |s| {
+            let vars: Vec<Value> = s
+                .variables
+                .iter()
+                .filter(|((n, p), _)| (ns == "*" || *n == ns) && p.starts_with(&prefix))
+                .filter(|((n, _), _)| s.acl.allows(&req.caller, n, "var:list"))
+                .map(|((n, p), v)| v.to_json(n, p, false, false))
+                .collect();
+            (s.table_index(Table::Variables).max(1), vars)
+        })
+        .await;
+    let meta = Meta {
+        index,
+        known_leader: true,
+    };
+    Ok(respond(&Value::Array(vars), Some(meta), req.query.pretty))
+}
+
+/// `DELETE /v1/var/:path`, with `?cas=<index>` only while the variable's `ModifyIndex` is still
+/// that (0: only while it does not exist); a mismatch is a 409 with the current variable (a
+/// zeroed one when it is gone) and its index (`nomad/state/state_store_variables.go`).
+fn delete(shared: &Shared, req: &Req, ns: &str, path: &str) -> ApiResult {
+    let cas = cas(req)?;
+    shared.with_store(|s| {
+        s.acl.check(&req.caller, ns, "var:destroy")?;
+        let key = (ns.to_owned(), path.to_owned());
+        let current = s.variables.get(&key);
+        if let Some(cas) = cas
+            && current.map_or(0, |v| v.modify_index) != cas
+        {
+            let readable = s.acl.allows(&req.caller, ns, "var:read");
+            let (body, index) = current.map_or_else(
+                || (variables::conflict_body(ns, path), 0),
+                |v| (v.to_json(ns, path, readable, false), v.modify_index),
+            );
+            let mut resp = conflict(&body);
+            resp.headers_mut()
+                .insert("X-Nomad-Index", HeaderValue::from(index));
+            return Ok(resp);
+        }
+        if s.variables.remove(&key).is_some() {
+            s.write(&[Table::Variables]);
+        }
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+}
+
+/// The `cas` parameter, as Nomad's HTTP layer parses it.
+fn cas(req: &Req) -> Result<Option<u64>, ApiError> {
+    match req.query.raw.get("cas").filter(|c| !c.is_empty()) {
+        None => Ok(None),
+        Some(c) => c.parse().map(Some).map_err(|_| {
+            ApiError::bad_request(format!(
+                "can not parse cas: strconv.ParseUint: parsing \"{c}\": invalid syntax"
+            ))
+        }),
+    }
+}
+
+/// Nomad caps a variable's items at 64 KiB, counting the bytes of every key and value
+/// (`VariableItems.Size` in `nomad/structs/variables.go`).
+const MAX_ITEMS_BYTES: usize = 65536;
+
+fn check_size(items: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    let size: usize = items.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > MAX_ITEMS_BYTES {
+        return Err(ApiError::bad_request(
+            "variables are limited to 64KiB in total size",
+        ));
+    }
+    Ok(())
 }
 
 async fn read(shared: &Shared, req: &Req, ns: &str, path: &str) -> ApiResult {
@@ -91,8 +166,9 @@ fn write(shared: &Shared, req: &Req, ns: &str, path: &str) -> ApiResult {
     match ops.first() {
         Some(&"lock-acquire") => lock_op(shared, ns, path, |s, lease, unix| {
             let req = LockRequest::from_body(&body)?;
-            variables::acquire(s, ns, path, req, items(&body), lease, unix)
-                .map(|(v, i)| (v, Some(i)))
+            let items = items(&body);
+            check_size(&items)?;
+            variables::acquire(s, ns, path, req, items, lease, unix).map(|(v, i)| (v, Some(i)))
         }),
         Some(&"lock-renew") => lock_op(shared, ns, path, |s, lease, _| {
             let id = LockRequest::from_body(&body)?.id.unwrap_or_default();
@@ -159,7 +235,9 @@ fn put(shared: &Shared, req: &Req, body: &Value, ns: &str, path: &str) -> ApiRes
         .and_then(|l| field(l, "ID"))
         .and_then(Value::as_str)
         .map(str::to_owned);
-    let cas: Option<u64> = req.query.raw.get("cas").and_then(|c| c.parse().ok());
+    let cas = cas(req)?;
+    let items = items(body);
+    check_size(&items)?;
     let unix = shared.now().unix;
     shared.with_store(|s| {
         let key = (ns.to_owned(), path.to_owned());
@@ -185,7 +263,7 @@ fn put(shared: &Shared, req: &Req, body: &Value, ns: &str, path: &str) -> ApiRes
             .variables
             .entry(key)
             .or_insert_with(|| Variable::new(index, unix));
-        var.items = items(body);
+        var.items = items;
         var.modify_index = index;
         var.modify_time = unix;
         Ok(write_json(&var.to_json(ns, path, true, true), index))

@@ -79,6 +79,9 @@ impl Api {
     pub async fn post(&self, path: &str, body: Value) -> Raw {
         self.call("POST", path, Some(body)).await
     }
+    pub async fn delete(&self, path: &str) -> Raw {
+        self.call("DELETE", path, None).await
+    }
 
     pub async fn register(&self, job: Value) -> Raw {
         self.post("/v1/jobs", json!({ "Job": job })).await
