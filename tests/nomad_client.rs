@@ -846,6 +846,206 @@ async fn variable_locks_for_leader_election() {
         .expect("a takes over");
 }
 
+/// A client of a simulator with ACLs on, holding its management token.
+async fn acl_sim() -> (Sim, Client) {
+    let sim = Sim::builder()
+        .acl_bootstrap_token("root-secret")
+        .start()
+        .await
+        .expect("sim");
+    let mut settings = cluster(&sim.url());
+    settings.token = Some(Secret::value("root-secret"));
+    let c = Client::new(&settings).expect("client");
+    (sim, c)
+}
+
+fn names(list: &[Value]) -> Vec<&str> {
+    list.iter().filter_map(|v| v["Name"].as_str()).collect()
+}
+
+#[tokio::test]
+async fn namespaces_are_put_read_listed_and_deleted() {
+    let sim = sim().await;
+    let c = client(&sim);
+    assert_eq!(c.read_namespace("prod").await.expect("read"), None);
+    let prod = json!({"Name": "prod", "Description": "production", "Meta": {"team": "web"}});
+    c.put_namespace("prod", &prod).await.expect("create");
+    c.put_namespace("prod", &prod)
+        .await
+        .expect("the same again");
+    let read = c
+        .read_namespace("prod")
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(read["Description"], "production");
+    assert_eq!(
+        names(&c.namespaces().await.expect("list")),
+        ["default", "prod"]
+    );
+
+    let err = c
+        .put_namespace("prod", &json!({"Name": "other"}))
+        .await
+        .expect_err("name mismatch");
+    assert!(err.is_refusal(), "{err:?}");
+
+    let jobs = c.in_namespace("prod");
+    register_new(&jobs, job("web", "nginx:1")).await;
+    let err = c.delete_namespace("prod").await.expect_err("in use");
+    assert!(err.is_in_use(), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("namespace \"prod\" has non-terminal jobs in regions: [global]"),
+        "{err}"
+    );
+    let err = c.delete_namespace("default").await.expect_err("default");
+    assert!(
+        matches!(&err, Error::Api { status: 500, text } if text == "can not delete default namespace"),
+        "{err:?}"
+    );
+    assert!(!err.is_in_use());
+
+    jobs.deregister_job("web", true).await.expect("purge");
+    c.delete_namespace("prod").await.expect("delete");
+    assert_eq!(c.read_namespace("prod").await.expect("read"), None);
+    assert_eq!(
+        seen(&sim, "/v1/namespace/prod").last().map(String::as_str),
+        Some("GET 404")
+    );
+}
+
+#[tokio::test]
+async fn node_pools_are_put_read_listed_and_deleted() {
+    let sim = sim().await;
+    let c = client(&sim);
+    assert_eq!(
+        names(&c.node_pools().await.expect("list")),
+        ["all", "default"]
+    );
+    assert_eq!(c.node_pool("gpu").await.expect("read"), None);
+    let gpu = json!({"Name": "gpu", "Description": "GPUs", "Meta": {"vendor": "nv"}});
+    c.put_node_pool(&gpu).await.expect("create");
+    let read = c.node_pool("gpu").await.expect("read").expect("exists");
+    assert_eq!(read["Meta"]["vendor"], "nv");
+
+    let err = c
+        .put_node_pool(&json!({"Name": "default", "Description": "mine"}))
+        .await
+        .expect_err("built-in");
+    assert!(
+        matches!(&err, Error::Validation { text } if text == "modifying node pool \"default\" is not allowed"),
+        "{err:?}"
+    );
+
+    let node = sim.add_node("gpu");
+    let err = c.delete_node_pool("gpu").await.expect_err("has a node");
+    assert!(err.is_in_use(), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("node pool \"gpu\" has nodes in regions: [global]")
+    );
+    assert!(!node.is_empty());
+
+    c.put_node_pool(&json!({"Name": "batch"}))
+        .await
+        .expect("create");
+    c.delete_node_pool("batch").await.expect("delete");
+    assert_eq!(c.node_pool("batch").await.expect("read"), None);
+}
+
+#[tokio::test]
+async fn acl_policies_and_roles_need_acls_and_a_management_token() {
+    let plain = sim().await;
+    let err = client(&plain).acl_policies().await.expect_err("no ACLs");
+    assert!(err.is_acl_disabled() && !err.is_transient(), "{err:?}");
+    let err = client(&plain)
+        .create_acl_role(&json!({"Name": "ops", "Policies": [{"Name": "ro"}]}))
+        .await
+        .expect_err("no ACLs");
+    assert!(err.is_acl_disabled(), "{err:?}");
+
+    let (sim, c) = acl_sim().await;
+    let rules = "namespace \"default\" {\n  policy = \"read\"\n}\n";
+    let policy = json!({"Name": "readonly", "Description": "read", "Rules": rules});
+    c.put_acl_policy("readonly", &policy)
+        .await
+        .expect("put policy");
+    let read = c
+        .acl_policy("readonly")
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(read["Rules"], rules);
+    assert_eq!(names(&c.acl_policies().await.expect("list")), ["readonly"]);
+    assert_eq!(c.acl_policy("nope").await.expect("read"), None);
+
+    let role =
+        json!({"Name": "ops", "Description": "operators", "Policies": [{"Name": "readonly"}]});
+    let created = c.create_acl_role(&role).await.expect("create role");
+    let id = created["ID"].as_str().expect("an ID").to_owned();
+    let err = c.create_acl_role(&role).await.expect_err("duplicate name");
+    assert!(
+        matches!(&err, Error::Validation { text } if text == "role with name ops already exists"),
+        "{err:?}"
+    );
+    let err = c
+        .create_acl_role(&json!({"Name": "dev", "Policies": [{"Name": "nope"}]}))
+        .await
+        .expect_err("missing policy");
+    assert!(err.to_string().contains("cannot find policy nope"), "{err}");
+    assert_eq!(
+        c.acl_role_by_name("ops").await.expect("read"),
+        Some(created.clone())
+    );
+    let mut update = created.clone();
+    update["Description"] = json!("v2");
+    let updated = c.update_acl_role(&id, &update).await.expect("update");
+    assert_eq!(updated["Description"], "v2");
+    assert_eq!(updated["ID"], created["ID"]);
+    assert_eq!(c.acl_roles().await.expect("list").len(), 1);
+
+    let mut settings = cluster(&sim.url());
+    settings.token = Some(Secret::value(sim.acl_token(&["namespace:*:submit-job"])));
+    let client_token = Client::new(&settings).expect("client");
+    let err = client_token
+        .put_acl_policy("readonly", &policy)
+        .await
+        .expect_err("not management");
+    assert!(matches!(err, Error::PermissionDenied { .. }), "{err:?}");
+
+    c.delete_acl_role(&id).await.expect("delete role");
+    assert_eq!(c.acl_role_by_name("ops").await.expect("read"), None);
+    c.delete_acl_policy("readonly")
+        .await
+        .expect("delete policy");
+    c.delete_acl_policy("readonly")
+        .await
+        .expect("deleting nothing");
+    assert_eq!(c.acl_policy("readonly").await.expect("read"), None);
+}
+
+#[tokio::test]
+async fn variables_are_deleted_with_check_and_set() {
+    let sim = sim().await;
+    let c = client(&sim);
+    let items = BTreeMap::from([("user".to_owned(), "a".to_owned())]);
+    let var = c.put_variable("app/db", &items, 0).await.expect("put");
+    let err = c
+        .delete_variable("app/db", var.modify_index + 1)
+        .await
+        .expect_err("stale index");
+    assert!(matches!(err, Error::LockConflict { .. }), "{err:?}");
+    c.delete_variable("app/db", var.modify_index)
+        .await
+        .expect("delete");
+    let err = c.variable("app/db", &Query::now()).await.expect_err("gone");
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    c.delete_variable("app/db", 0)
+        .await
+        .expect("delete if absent");
+}
+
 #[test]
 fn construction_errors_name_the_cluster() {
     let err = Client::new(&cluster("ftp://127.0.0.1:4646")).expect_err("scheme");

@@ -23,7 +23,7 @@ pub const MAX_ERROR_TEXT: usize = 4 * 1024;
 /// token.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// 404: the job, deployment, evaluation or variable does not exist.
+    /// 404: the job, deployment, evaluation, variable or other object does not exist.
     #[error("not found: {text}")]
     NotFound { text: String },
     /// 403: the token is unknown, expired, or lacks the capability.
@@ -42,7 +42,9 @@ pub enum Error {
     /// errors, which a cut would drop (render folds those warnings for reports).
     #[error("{text}")]
     Parse { text: String },
-    /// The job or request is invalid: a validation multi-error (500) or another 400.
+    /// The job or request is invalid: a validation multi-error (500) or another 400. Also how
+    /// Nomad refuses to delete an object in use ([`Error::is_in_use`]) and answers ACL calls
+    /// on a cluster without ACLs ([`Error::is_acl_disabled`]).
     #[error("invalid request: {text}")]
     Validation { text: String },
     /// The cluster has no leader right now (an election is under way); transient.
@@ -120,6 +122,22 @@ impl Error {
         }
     }
 
+    /// Whether the cluster runs without ACLs: every ACL policy and role call then fails with a
+    /// 400 `ACL support disabled` ([`Error::Validation`]). Not a refusal of what was sent: the
+    /// cluster has nothing to apply ACL objects to.
+    pub fn is_acl_disabled(&self) -> bool {
+        matches!(self, Self::Validation { text } if text.contains(ACL_DISABLED))
+    }
+
+    /// Whether Nomad refused to delete a namespace or node pool because something still uses
+    /// it: non-terminal jobs or allocations, variables, volumes, or nodes. Nomad answers a 500
+    /// multi-error ([`Error::Validation`]) with one line per reason, such as `namespace "prod"
+    /// has non-terminal jobs in regions: [global]` or `node pool "gpu" has nodes in regions:
+    /// [global]`, kept in the text.
+    pub fn is_in_use(&self) -> bool {
+        matches!(self, Self::Validation { text } if IN_USE.iter().any(|m| text.contains(m)))
+    }
+
     /// A short stable name for metrics labels and structured logs.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -183,6 +201,19 @@ impl Error {
         }
     }
 }
+
+/// Nomad's text for any ACL endpoint of a cluster without ACLs (`nomad/acl_endpoint.go`).
+const ACL_DISABLED: &str = "ACL support disabled";
+
+/// How Nomad's refusals to delete an object in use read (`nomad/namespace_endpoint.go`,
+/// `nomad/node_pool_endpoint.go`).
+const IN_USE: [&str; 5] = [
+    "has non-terminal jobs in regions",
+    "has non-terminal allocations in regions",
+    "has variables associated with it in regions",
+    "has volumes associated with it in regions",
+    "has nodes in regions",
+];
 
 /// A 500 is Nomad's answer to almost any server-side failure; the text says which.
 fn classify_500(text: String) -> Error {
@@ -317,6 +348,23 @@ mod tests {
         for (status, body) in not_refused {
             assert!(!classify(status, body).is_refusal(), "{status} {body:?}");
         }
+    }
+
+    #[test]
+    fn acl_disabled_and_in_use_refusals_are_recognised() {
+        assert!(classify(400, "ACL support disabled").is_acl_disabled());
+        assert!(!classify(403, "Permission denied").is_acl_disabled());
+        let in_use = [
+            "1 error occurred:\n\t* namespace \"prod\" has non-terminal jobs in regions: [global]\n\n",
+            "1 error occurred:\n\t* node pool \"gpu\" has nodes in regions: [global]\n\n",
+        ];
+        for text in in_use {
+            let err = classify(500, text);
+            assert!(err.is_in_use(), "{err:?}");
+            assert!(err.to_string().contains("in regions: [global]"));
+        }
+        assert!(!classify(500, "can not delete default namespace").is_in_use());
+        assert!(!classify(500, "1 error occurred:\n\t* Missing job datacenters\n\n").is_in_use());
     }
 
     #[test]

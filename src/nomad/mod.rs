@@ -11,7 +11,9 @@
 //! - `jobs.rs`: parse, plan, register, read, list, deregister, versions, revert.
 //! - `deployments.rs`: a job's latest deployment, read/promote/fail, evaluations.
 //! - `agent.rs`: leader status and agent version.
-//! - `variables.rs`: variable locks for leader election.
+//! - `variables.rs`: variable locks for leader election, check-and-set writes and deletes.
+//! - `namespaces.rs`, `node_pools.rs`, `acl.rs` (policies and roles): the cluster objects
+//!   applied before jobs, as Nomad's JSON.
 //! - `blocking.rs`: [`Query`], [`QueryMeta`], [`IndexTracker`].
 //! - `transport.rs`: URL, headers, timeout, body limit, retry loop, the [`Observer`] hook.
 //! - `error.rs`, `types.rs`; `tls.rs` ([`client_config`], also used by `drover status`).
@@ -20,11 +22,14 @@
 //! Reads retry transient failures ([`Error::is_transient`]). A write retries only where a replay
 //! cannot act twice; each method's documentation says which it is.
 
+mod acl;
 mod agent;
 mod blocking;
 mod deployments;
 mod error;
 mod jobs;
+mod namespaces;
+mod node_pools;
 mod tls;
 mod transport;
 mod types;

@@ -1,6 +1,7 @@
 //! Variables: locks (acquire, renew and release), the primitive drover's leader election is
-//! built on, so that the cluster's own Raft store decides who leads; and check-and-set writes,
-//! for what every instance must share (the known-bad specs).
+//! built on, so that the cluster's own Raft store decides who leads; and check-and-set writes
+//! and deletes, for what every instance must share (the known-bad specs) and for variables
+//! applied from Git.
 //!
 //! Owns the calls and their retry safety; never decides when to renew or what losing the lock
 //! means (the election loop does), nor what a shared variable holds.
@@ -118,6 +119,22 @@ impl Client {
         )
         .param("cas", cas.to_string());
         self.send(call.json(&body)?).await?.json()
+    }
+
+    /// `DELETE /v1/var/:path?cas=<index>`: deletes the variable only while its `ModifyIndex`
+    /// is still `cas` (0: only while it does not exist, which deletes nothing). Someone wrote
+    /// first, or the variable is already gone: [`Error::LockConflict`] (409), as
+    /// [`Client::put_variable`] gives. Retried: a replay of a delete that went through
+    /// conflicts with it and deletes nothing.
+    pub async fn delete_variable(&self, path: &str, cas: u64) -> Result<(), Error> {
+        let call = Call::new(
+            "delete variable",
+            Method::DELETE,
+            &segments(path),
+            Retry::Transient,
+        )
+        .param("cas", cas.to_string());
+        self.send(call).await.map(drop)
     }
 
     async fn lock_call(
