@@ -12,7 +12,7 @@ use axum::http::Method;
 use serde_json::{Value, json};
 
 use super::Req;
-use super::records::{list, prefix, read_one};
+use super::records::{list, prefix, read_one, written};
 use crate::acl::{Acl, Caller};
 use crate::http::{ApiError, ApiResult, field, field_str, multierror, write_json};
 use crate::server::Shared;
@@ -57,7 +57,7 @@ pub(crate) async fn role(
             }
             let index = s.write(&[Table::AclRoles]);
             s.acl_roles.remove(&id);
-            Ok(super::records::written(index))
+            Ok(written(index))
         }),
         _ if req.is_write() => upsert(&shared, &req, Some(&id)),
         _ => Err(ApiError::invalid_method()),

@@ -102,16 +102,16 @@ fn record_from(body: &Value, name: &str) -> Value {
             Value::Object(map)
         })
     };
-    let clusters = ["Default", "Allowed", "Denied"];
+    let choices = ["Default", "Allowed", "Denied"];
     json!({
         "Name": name,
         "Description": text("Description"),
         "Quota": text("Quota"),
         "Capabilities": object("Capabilities", &["EnabledTaskDrivers", "DisabledTaskDrivers",
             "EnabledNetworkModes", "DisabledNetworkModes"]),
-        "NodePoolConfiguration": object("NodePoolConfiguration", &clusters),
-        "VaultConfiguration": object("VaultConfiguration", &clusters),
-        "ConsulConfiguration": object("ConsulConfiguration", &clusters),
+        "NodePoolConfiguration": object("NodePoolConfiguration", &choices),
+        "VaultConfiguration": object("VaultConfiguration", &choices),
+        "ConsulConfiguration": object("ConsulConfiguration", &choices),
         "Meta": field(body, "Meta").cloned().unwrap_or(Value::Null),
     })
 }
