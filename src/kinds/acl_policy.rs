@@ -3,9 +3,9 @@
 //! and an optional `job_acl`. Nomad's offline checks of a policy (`nomad/structs/acl.go`,
 //! `structs.go`); the rules are checked to be HCL or JSON text. Never interprets the rules.
 
-use super::read::{Doc, Entry, Field, Format, Shape, Value, field};
+use super::read::{Doc, Entry, Field, Format, Shape, Value, field, hcl_syntax, json_syntax};
 use super::{Kind, KindError, Spec};
-use crate::render::{Position, syntax_message};
+use crate::render::Position;
 use crate::source::{FileError, join};
 
 const JOB_ACL: &[Field] = &[
@@ -148,23 +148,11 @@ fn check_rules(rules: &str) -> Result<(), (Position, String)> {
     if rules.trim_start().starts_with('{') {
         return serde_json::from_str::<serde::de::IgnoredAny>(rules)
             .map(drop)
-            .map_err(|e| {
-                let at = Position {
-                    line: e.line().max(1),
-                    column: e.column().max(1),
-                };
-                let text = e.to_string();
-                let text = text.rfind(" at line ").map_or(&*text, |i| &text[..i]);
-                (at, format!("invalid JSON: {text}"))
-            });
+            .map_err(|e| json_syntax(&e));
     }
-    hcl_edit::parser::parse_body(rules).map(drop).map_err(|e| {
-        let at = Position {
-            line: e.location().line(),
-            column: e.location().column(),
-        };
-        (at, syntax_message(e.message(), e.line()))
-    })
+    hcl_edit::parser::parse_body(rules)
+        .map(drop)
+        .map_err(|e| hcl_syntax(&e))
 }
 
 #[cfg(test)]
@@ -247,6 +235,16 @@ mod tests {
                 "acl/ops.hcl:2:9: the rules, at their line 1 column 12: syntax error: "
             ),
             "{e:?}"
+        );
+        let e = errors(
+            "acl/ops.json",
+            r#"{"Name": "ops", "Rules": "{\"namespace\": }"}"#,
+        );
+        assert_eq!(
+            e,
+            [
+                "acl/ops.json:1:26: the rules, at their line 1 column 15: invalid JSON: expected value"
+            ]
         );
         let e = errors(
             "acl/ops.hcl",

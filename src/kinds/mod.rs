@@ -31,7 +31,12 @@
 //!   EOT
 //!   # or, instead of `rules`, a file relative to the repository root:
 //!   # rules_file = "acl/ops-read.policy.hcl"
-//!   job_acl { namespace = "prod", job = "web", group = "app", task = "nginx" }   # optional
+//!
+//!   # optional; a job needs a namespace, a group a job, a task a group
+//!   job_acl {
+//!     namespace = "prod"
+//!     job       = "web"
+//!   }
 //!   ```
 //!
 //!   JSON: `{"Name", "Description", "Rules", "JobACL": {"Namespace", "JobID", "Group",
@@ -40,7 +45,8 @@
 //!   `{"Name", "Description", "Policies": [{"Name": "ops-read"}]}`, or a list of names.
 //! - Variable, the `nomad var put` specification: `path = "nomad/jobs/web"`, `namespace =
 //!   "prod"` (optional, `default` without it), `items { greeting = "hello" }`; JSON
-//!   `{"Path", "Namespace", "Items"}`. Item values are strings.
+//!   `{"Path", "Namespace", "Items"}`. Item values are strings; a key may hold any character
+//!   (Nomad only warns that templates need `index` for keys beyond letters, digits and `_`).
 //!
 //! Licensed features (node pool scheduler configuration, namespace node pool, Vault and Consul
 //! configuration) are read as written: only the cluster knows whether it may use them.
@@ -159,7 +165,7 @@ impl Spec {
 
     /// The write body for Nomad: the fields plus the identity (`Name`; a variable's `Path` and
     /// `Namespace`). For a kind with `Meta`, `meta` (drover's ownership stamp, keys `drover.*`)
-    /// is merged into `Meta`.
+    /// is merged into `Meta`. A role's `Policies` are already links, `[{"Name": ...}]`.
     pub fn body(&self, meta: &BTreeMap<String, String>) -> Value {
         let mut body = Map::new();
         match self.kind {

@@ -88,7 +88,7 @@ fn pool_block<'n>(doc: &mut Doc, root: &'n Node) -> Option<&'n Entry> {
     for entry in entries {
         if entry.key != "node_pool" || !matches!(entry.node.value, Value::Map(_)) {
             let message = format!(
-                "unknown attribute `{}`: a node pool file holds one `node_pool \"NAME\" {{ ... }}` block",
+                "unknown `{}`: a node pool file holds one `node_pool \"NAME\" {{ ... }}` block",
                 entry.key
             );
             doc.error(Some(entry.at), message);
@@ -241,7 +241,7 @@ mod tests {
             errors("p.hcl", "description = \"x\"\n"),
             [
                 "p.hcl: no `node_pool \"NAME\" { ... }` block",
-                "p.hcl:1:1: unknown attribute `description`: a node pool file holds one `node_pool \"NAME\" { ... }` block",
+                "p.hcl:1:1: unknown `description`: a node pool file holds one `node_pool \"NAME\" { ... }` block",
             ]
         );
         assert_eq!(

@@ -106,10 +106,10 @@ pub(super) enum Shape {
 pub(super) struct Fields<'n>(Vec<(&'static str, &'n Entry)>);
 
 impl<'n> Fields<'n> {
-    pub fn get(&self, json: &str) -> Option<&'n Entry> {
+    pub fn get(&self, key: &str) -> Option<&'n Entry> {
         self.0
             .iter()
-            .find(|(name, _)| *name == json)
+            .find(|(name, _)| *name == key)
             .map(|(_, e)| *e)
     }
 }
@@ -117,7 +117,7 @@ impl<'n> Fields<'n> {
 /// One file being read, and the problems found so far.
 pub(super) struct Doc<'a> {
     pub path: &'a str,
-    pub text: &'a str,
+    text: &'a str,
     pub format: Format,
     errors: Vec<KindError>,
 }
@@ -139,26 +139,15 @@ impl<'a> Doc<'a> {
         let root = match format {
             Format::Hcl => {
                 let body = hcl_edit::parser::parse_body(text).map_err(|e| {
-                    let at = Position {
-                        line: e.location().line(),
-                        column: e.location().column(),
-                    };
-                    vec![doc.located(at, syntax_message(e.message(), e.line()))]
+                    let (at, message) = hcl_syntax(&e);
+                    vec![doc.located(at, message)]
                 })?;
                 doc.body(&body, 0)
             }
             Format::Json => {
                 if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
-                    let at = Position {
-                        line: e.line().max(1),
-                        column: e.column().max(1),
-                    };
-                    let message = e.to_string();
-                    let message = match message.rfind(" at line ") {
-                        Some(i) => &message[..i],
-                        None => &message,
-                    };
-                    return Err(vec![doc.located(at, format!("invalid JSON: {message}"))]);
+                    let (at, message) = json_syntax(&e);
+                    return Err(vec![doc.located(at, message)]);
                 }
                 let root = JsonWalk { text, at: 0 }.value();
                 if !matches!(root.value, Value::Map(_)) {
@@ -568,6 +557,28 @@ impl<'a> Doc<'a> {
         };
         Node { at, value }
     }
+}
+
+/// Where an HCL syntax error is, and what it is.
+pub(super) fn hcl_syntax(e: &hcl_edit::parser::Error) -> (Position, String) {
+    let at = Position {
+        line: e.location().line(),
+        column: e.location().column(),
+    };
+    (at, syntax_message(e.message(), e.line()))
+}
+
+/// Where a JSON syntax error is, and what it is, without serde_json's own "at line" suffix.
+pub(super) fn json_syntax(e: &serde_json::Error) -> (Position, String) {
+    let at = Position {
+        line: e.line().max(1),
+        column: e.column().max(1),
+    };
+    let message = e.to_string();
+    let message = message
+        .rfind(" at line ")
+        .map_or(&*message, |i| &message[..i]);
+    (at, format!("invalid JSON: {message}"))
 }
 
 /// Checks a name against Nomad's rule for namespaces, ACL policies and roles, or (with
