@@ -6,6 +6,8 @@
 //! - [`nomad`]: the HTTP client for Nomad's API.
 //! - [`source`]: Git mirrors and the files of a repository at a commit.
 //! - [`render`]: one job file at a commit → the exact job Nomad should run.
+//! - [`kinds`]: namespaces, node pools, ACL policies and roles, variables: their files, offline
+//!   checks, write bodies and comparison with Nomad (pure).
 //! - [`policy`]: the config's rules checked on a rendered job (pure).
 //! - [`reconcile`]: desired jobs + live jobs + state → actions with reasons (pure).
 //! - [`apply`]: plan and register with check-and-set, bounded concurrency.
@@ -36,6 +38,7 @@ pub mod demo;
 pub mod diff;
 pub mod events;
 pub mod follow;
+pub mod kinds;
 pub mod leader;
 pub mod metrics;
 pub mod nomad;

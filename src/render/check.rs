@@ -109,7 +109,7 @@ pub(crate) fn position(text: &str, offset: usize) -> Position {
 
 /// hcl-edit's message, with a hint when the line looks like HCL1 (a quoted name where HCL2
 /// wants an identifier, as in `env { "KEY" = "v" }`).
-fn syntax_message(message: &str, line: &str) -> String {
+pub(crate) fn syntax_message(message: &str, line: &str) -> String {
     let message = match message.trim() {
         "" => "invalid HCL",
         m => m,

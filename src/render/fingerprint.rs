@@ -82,7 +82,7 @@ pub(crate) fn fingerprint(inputs: &Inputs) -> String {
     hex(&h.0.finalize())
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -31,8 +31,10 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+pub(crate) use check::{position, syntax_message};
 pub use duplicates::duplicates;
 pub use error::{ErrorKind, Position, RenderError, Warning};
+pub(crate) use fingerprint::hex;
 pub use report::{Detail, Diagnosed, report};
 pub use vars::{Given, Variables};
 
