@@ -105,11 +105,11 @@ impl Holder {
 }
 
 /// A random (version 4) UUID.
-fn uuid_v4() -> String {
+pub(crate) fn uuid_v4() -> String {
     let mut b: [u8; 16] = rand::random();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let hex = crate::render::hex(&b);
     format!(
         "{}-{}-{}-{}-{}",
         &hex[..8],

@@ -29,10 +29,7 @@ pub fn key(destination: &str, source: &str, job: &str, commit: &str, outcome: &s
         h.update((field.len() as u64).to_le_bytes());
         h.update(field.as_bytes());
     }
-    h.finalize()[..12]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::render::hex(&h.finalize()[..12])
 }
 
 /// The record. Cheap to clone.

@@ -158,7 +158,7 @@ pub(super) fn sign(secret: &[u8], body: &[u8]) -> String {
     };
     mac.update(body);
     let tag = mac.finalize().into_bytes();
-    tag.iter().map(|b| format!("{b:02x}")).collect()
+    crate::render::hex(&tag)
 }
 
 #[cfg(test)]
