@@ -49,27 +49,32 @@ pub fn run(options: &Options) -> anyhow::Result<ExitCode> {
 }
 
 async fn demo(options: &Options, work: &Path, repo: &Path) -> anyhow::Result<ExitCode> {
-    let (simulator, address) = match &options.nomad_addr {
-        Some(addr) => (None, addr.clone()),
+    let (simulator, address, token_file) = match &options.nomad_addr {
+        Some(addr) => (None, addr.clone(), None),
         None => {
-            let sim = start_simulator().await?;
+            // The simulator runs with ACLs, as a production cluster does, so that the example's
+            // ACL policy and role apply; drover gets its management token from a file.
+            let token = crate::leader::uuid_v4();
+            let token_file = work.join("nomad-token");
+            write_secret(&token_file, &token)?;
+            let sim = start_simulator(&token).await?;
             let url = sim_url(&sim);
-            (Some(sim), url)
+            (Some(sim), url, Some(token_file))
         }
     };
     let config_path = work.join("drover.toml");
     let text = demo_config(
         &repo.join("drover.toml"),
-        &address,
-        work,
-        repo,
-        options.listen,
+        &Demo {
+            nomad: &address,
+            token_file: token_file.as_deref(),
+            work,
+            repo,
+            listen: options.listen,
+        },
     )?;
     std::fs::write(&config_path, text)?;
     let config = Config::load_with(&config_path, &Env::default())?;
-    if let Some(sim) = &simulator {
-        create_namespaces(sim, &config);
-    }
     let target = if simulator.is_some() {
         format!("the built-in Nomad simulator at {address}")
     } else {
@@ -95,15 +100,39 @@ async fn demo(options: &Options, work: &Path, repo: &Path) -> anyhow::Result<Exi
     code
 }
 
-/// The example's configuration with the demo's Nomad, state directory, listen address and
-/// repository; everything else as the example has it.
-fn demo_config(
-    example: &Path,
-    nomad: &str,
-    work: &Path,
-    repo: &Path,
+/// Where the demo runs.
+struct Demo<'a> {
+    nomad: &'a str,
+    token_file: Option<&'a Path>,
+    work: &'a Path,
+    repo: &'a Path,
     listen: SocketAddr,
-) -> anyhow::Result<String> {
+}
+
+/// Writes a secret readable by its owner alone.
+fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(secret.as_bytes())?;
+    Ok(())
+}
+
+/// The example's configuration with the demo's Nomad (and its token), state directory,
+/// listen address and repository; everything else as the example has it.
+fn demo_config(example: &Path, demo: &Demo<'_>) -> anyhow::Result<String> {
+    let Demo {
+        nomad,
+        token_file,
+        work,
+        repo,
+        listen,
+    } = *demo;
     let text = std::fs::read_to_string(example)
         .with_context(|| format!("cannot read {}", example.display()))?;
     let mut table: toml::Table = toml::from_str(&text)
@@ -115,6 +144,9 @@ fn demo_config(
     };
     let mut nomad_table = section(&mut table, "nomad");
     nomad_table.insert("address".into(), nomad.into());
+    if let Some(file) = token_file {
+        nomad_table.insert("token_file".into(), file.display().to_string().into());
+    }
     table.insert("nomad".into(), nomad_table.into());
     let mut state = section(&mut table, "state");
     state.insert(
@@ -184,9 +216,10 @@ fn git_repository(dir: &Path) -> anyhow::Result<()> {
 type Simulator = nomad_sim::Sim;
 
 #[cfg(feature = "demo")]
-async fn start_simulator() -> anyhow::Result<Simulator> {
+async fn start_simulator(token: &str) -> anyhow::Result<Simulator> {
     Ok(nomad_sim::Sim::builder()
         .time_scale(SIM_TIME_SCALE)
+        .acl_bootstrap_token(token)
         .start()
         .await?)
 }
@@ -196,30 +229,16 @@ fn sim_url(sim: &Simulator) -> String {
     sim.url()
 }
 
-/// The simulator starts with only `default`, as a new Nomad does; the example's sources name
-/// their own namespaces.
-#[cfg(feature = "demo")]
-fn create_namespaces(sim: &Simulator, config: &Config) {
-    for ns in config.sources.iter().filter_map(|s| s.namespace.as_deref()) {
-        sim.create_namespace(ns);
-    }
-}
-
 #[cfg(not(feature = "demo"))]
 enum Simulator {}
 
 #[cfg(not(feature = "demo"))]
-async fn start_simulator() -> anyhow::Result<Simulator> {
+async fn start_simulator(_: &str) -> anyhow::Result<Simulator> {
     let _ = SIM_TIME_SCALE;
     bail!("this drover was built without the `demo` feature: name a Nomad with --nomad-addr")
 }
 
 #[cfg(not(feature = "demo"))]
 fn sim_url(sim: &Simulator) -> String {
-    match *sim {}
-}
-
-#[cfg(not(feature = "demo"))]
-fn create_namespaces(sim: &Simulator, _: &Config) {
     match *sim {}
 }

@@ -422,6 +422,8 @@ impl Board {
             EventKind::DriftFound => job.state = JobState::Drifted,
             // About the source; the pass's report moves the board.
             EventKind::PassEnded | EventKind::VerificationFailed => {}
+            // About a cluster object besides a job, which the board does not list.
+            EventKind::Applied => {}
         }
     }
 

@@ -11,6 +11,8 @@
 
 mod counts;
 mod diff;
+pub mod objects;
+pub mod registry;
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -33,6 +33,7 @@ mod error;
 mod git_access;
 mod locate;
 mod notify;
+mod objects;
 mod policy;
 mod resolve;
 mod schema;
@@ -66,6 +67,7 @@ pub use notify::{
     CommitStatus, Destination, NotifyKind, Provider, RecoveredWord, Severity, Wanted,
     default_events,
 };
+pub use objects::Objects;
 pub use policy::{Policy, RESOURCE_KEYS};
 pub use secret::{Secret, SecretError};
 pub use settings::{HaSettings, ServerSettings, ServerTls, StateSettings, SyncSettings};

@@ -112,6 +112,23 @@ pub(super) struct RawSource {
     pub policy: Option<RawPolicy>,
     #[serde(default)]
     pub var_files: Vec<String>,
+    /// Globs of the files of each kind of cluster object besides jobs.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    #[serde(default)]
+    pub node_pools: Vec<String>,
+    #[serde(default)]
+    pub acl_policies: Vec<String>,
+    #[serde(default)]
+    pub acl_roles: Vec<String>,
+    #[serde(default)]
+    pub nomad_variables: Vec<String>,
+    /// Take over objects of the same name that drover did not create.
+    #[serde(default)]
+    pub adopt: bool,
+    /// The kinds of cluster object pruned when their file leaves Git.
+    #[serde(default)]
+    pub prune_kinds: Vec<String>,
     /// Any TOML value: strings, numbers, booleans, arrays and tables, nested.
     #[serde(default)]
     pub variables: BTreeMap<String, toml::Value>,

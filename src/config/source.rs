@@ -15,6 +15,7 @@ use super::error::ConfigError;
 use super::git_access::{GitAccess, SourceLimits, access, limits};
 use super::locate::KeyPath;
 use super::notify::{CommitStatus, commit_status};
+use super::objects::{Objects, objects};
 use super::policy::Policy;
 use super::schema::{DEFAULT_BRANCH, RawSource};
 use super::verify::{Verify, verify};
@@ -57,6 +58,8 @@ pub struct Source {
     pub commit_status: Option<CommitStatus>,
     /// The signatures a commit or tag needs before it is deployed (`None`: none).
     pub verify: Option<Verify>,
+    /// Namespaces, node pools, ACL policies and roles, and variables from the same commit.
+    pub objects: Objects,
     /// Credentials, trust and host keys for reaching the repository.
     pub access: GitAccess,
     pub limits: SourceLimits,
@@ -177,6 +180,7 @@ fn resolve(
             .map(|c| commit_status(c, &raw.name, key, cx))
             .transpose()?,
         verify: verify(raw, key, cx)?,
+        objects: objects(raw, key, cx, check_repo_path)?,
     })
 }
 

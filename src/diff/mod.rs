@@ -6,6 +6,7 @@
 //! pending, 1 when a file cannot be rendered, 2 for a configuration, fetch or connection error.
 //! Never registers, deregisters or writes the state.
 
+mod objects;
 mod text;
 
 use std::io::IsTerminal;
@@ -54,6 +55,15 @@ pub struct Entry {
     /// The scheduler's annotations per group (`DesiredTGUpdates`).
     pub annotations: Option<Value>,
     pub error: Option<String>,
+    /// A cluster object besides a job: its key (`namespace/prod`, `acl_policy/ops`...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
+    /// An object's fields that would change (only those its file sets).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<objects::FieldChange>,
+    /// Why an object would be created or left alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 pub async fn run(config: &Config, options: &Options) -> anyhow::Result<ExitCode> {
@@ -113,7 +123,7 @@ async fn source_entries(
         },
     };
     let commit = commit.to_string();
-    let mut entries = Vec::new();
+    let mut entries = objects::entries(source, &snapshot, &client).await;
     for file in &snapshot.files {
         let entry = match render::prepare(&snapshot, &file.path, &settings, &variables) {
             Err(errors) => failed(source, &file.path, report(&errors)),
@@ -158,7 +168,7 @@ async fn planned(source: &Source, client: &Client, rendered: render::RenderedJob
     entry
 }
 
-fn failed(source: &Source, path: &str, error: String) -> Entry {
+pub(super) fn failed(source: &Source, path: &str, error: String) -> Entry {
     Entry {
         source: source.name.clone(),
         path: path.to_owned(),
@@ -168,6 +178,9 @@ fn failed(source: &Source, path: &str, error: String) -> Entry {
         diff: None,
         annotations: None,
         error: Some(error),
+        object: None,
+        fields: Vec::new(),
+        note: None,
     }
 }
 
@@ -176,6 +189,20 @@ fn print_text(entries: &[Entry]) {
     let style = if color { Style::Color } else { Style::Plain };
     for e in entries {
         let job = e.job.as_deref().unwrap_or("?");
+        if let (None, Some(object)) = (&e.error, &e.object) {
+            let note = e.note.as_deref().unwrap_or(if e.change {
+                "would change"
+            } else {
+                "unchanged"
+            });
+            println!(
+                "{} ({}): {object}: {note}\n{}",
+                e.path,
+                e.source,
+                objects::text(&e.fields)
+            );
+            continue;
+        }
         match (&e.error, &e.diff) {
             (Some(error), _) => println!("{} ({}): error: {error}\n", e.path, e.source),
             (None, Some(diff)) if e.change => {
@@ -184,6 +211,15 @@ fn print_text(entries: &[Entry]) {
             _ => println!("{} ({}): job {job:?} unchanged\n", e.path, e.source),
         }
     }
-    let pending = entries.iter().filter(|e| e.change).count();
-    println!("{pending} of {} job(s) would change", entries.len());
+    let (objects, jobs): (Vec<&Entry>, Vec<&Entry>) =
+        entries.iter().partition(|e| e.object.is_some());
+    let pending = |list: &[&Entry]| list.iter().filter(|e| e.change).count();
+    if !objects.is_empty() {
+        println!(
+            "{} of {} object(s) would change",
+            pending(&objects),
+            objects.len()
+        );
+    }
+    println!("{} of {} job(s) would change", pending(&jobs), jobs.len());
 }

@@ -48,6 +48,10 @@ pub enum EventKind {
     DriftFound,
     /// A drift check found the job changed outside Git and registered Git's version again.
     DriftCorrected,
+    /// A cluster object besides a job (namespace, node pool, ACL policy or role, variable)
+    /// was created or updated from its file. `job` names the object as `<kind>/<name>`
+    /// (`namespace/prod`, `variable/prod/nomad/jobs/web`), as every event about an object does.
+    Applied,
     /// A pass over a source ended after submitting (or blocking) jobs of its commit: every
     /// registration of that commit by that pass is known. About the source, not one job
     /// (`namespace` and `job` are empty); not kept in the history.
@@ -60,7 +64,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, so that a count of zero still shows in `/metrics`.
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         Self::Registered,
         Self::Progress,
         Self::Promoted,
@@ -72,6 +76,7 @@ impl EventKind {
         Self::Pruned,
         Self::DriftFound,
         Self::DriftCorrected,
+        Self::Applied,
         Self::PassEnded,
         Self::VerificationFailed,
     ];
@@ -89,6 +94,7 @@ impl EventKind {
             Self::Pruned => "pruned",
             Self::DriftFound => "drift_found",
             Self::DriftCorrected => "drift_corrected",
+            Self::Applied => "applied",
             Self::PassEnded => "pass_ended",
             Self::VerificationFailed => "verification_failed",
         }

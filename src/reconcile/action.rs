@@ -109,6 +109,8 @@ pub enum Problem {
     Duplicate,
     /// Nomad refused these very inputs before; they are not sent again (`sync::refused`).
     Refused(RefusedBy),
+    /// Something it needs failed to apply in this pass (its namespace).
+    Dependency,
 }
 
 impl Problem {
@@ -220,6 +222,7 @@ impl fmt::Display for Block {
                     Problem::Refused(RefusedBy::Parse) => "refused by Nomad's parse",
                     Problem::Refused(RefusedBy::Plan) => "refused by Nomad's plan",
                     Problem::Refused(RefusedBy::Register) => "refused by Nomad's register",
+                    Problem::Dependency => "waiting for what it needs",
                 };
                 write!(f, "{what}: {message}")
             }

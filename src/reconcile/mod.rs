@@ -13,6 +13,7 @@
 
 mod action;
 mod known;
+pub mod objects;
 mod prune;
 #[cfg(test)]
 mod tests;

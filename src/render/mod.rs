@@ -26,6 +26,7 @@ mod report;
 mod stamp;
 mod vars;
 mod view;
+mod wave;
 
 use std::collections::BTreeMap;
 
@@ -37,6 +38,7 @@ pub use error::{ErrorKind, Position, RenderError, Warning};
 pub(crate) use fingerprint::hex;
 pub use report::{Detail, Diagnosed, report};
 pub use vars::{Given, Variables};
+pub use wave::WAVE_META;
 
 use crate::config::Source;
 use crate::nomad::{Client, ParseRequest, Submission};
@@ -101,6 +103,8 @@ pub struct Prepared {
     /// The files `file()`, `filebase64()` and `fileexists()` read, with what they found
     /// (`None`: no such file), to tell later whether any of them changed.
     pub inlined_inputs: Vec<(String, Option<Vec<u8>>)>,
+    /// The job's `drover.wave` (0 without it): its place in the order of a pass.
+    pub wave: i64,
     settings: Settings,
     original: String,
     inlined: String,
@@ -133,8 +137,9 @@ pub fn prepare(
         .map_err(|e| errors.extend(e));
     let inlined =
         inline::inline(path, &checked.text, &checked.body, files).map_err(|e| errors.extend(e));
-    let (inlined, content) = match (inlined, content) {
-        (Ok(inlined), Ok(content)) if errors.is_empty() => (inlined, content),
+    let wave = wave::wave(path, &checked.text, &checked.body).map_err(|e| errors.extend(e));
+    let (inlined, content, wave) = match (inlined, content, wave) {
+        (Ok(inlined), Ok(content), Ok(wave)) if errors.is_empty() => (inlined, content, wave),
         _ => {
             errors.sort_by_key(|e| e.position);
             return Err(errors);
@@ -172,6 +177,7 @@ pub fn prepare(
         settings: settings.clone(),
         original: checked.text,
         inlined_inputs: inlined.inputs,
+        wave,
         inlined: inlined.text,
         variables: content,
         shifts: inlined.shifts,

@@ -87,7 +87,11 @@ impl Mirror {
             revision: source.revision.clone(),
             access: source.access.clone(),
             limits: source.limits.clone(),
-            selection: Selection::new(&source.paths, &source.exclude)?,
+            selection: Selection::new(
+                &source.paths,
+                &source.exclude,
+                &source.objects.globs_in_order(),
+            )?,
             askpass: base.join(format!("{}.askpass", source.name)),
             ssh_log: base.join(format!("{}.ssh-stderr", source.name)),
             dir,

@@ -52,6 +52,6 @@ pub use error::SourceError;
 pub use files::{FileError, RepoFiles, join};
 pub use gix::ObjectId as CommitId;
 pub use mirror::{Fetched, Mirror, commit_subject};
-pub use select::Selection;
+pub use select::{Listed, Selection};
 pub use snapshot::{JobFile, Snapshot};
 pub use watch::RefWatch;

@@ -1,5 +1,7 @@
-//! Which paths of a tree are job files: the source's `paths` globs minus its `exclude` globs.
-//! `*` stays within one directory and `**` crosses them, as in `.gitignore`.
+//! Which paths of a tree are job files (the source's `paths` globs) and which are files of
+//! another kind (one list of globs per kind, e.g. namespaces), minus its `exclude` globs. A
+//! file of another kind is never a job file, whatever `paths` says. `*` stays within one
+//! directory and `**` crosses them, as in `.gitignore`.
 
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 
@@ -10,19 +12,49 @@ use super::error::SourceError;
 pub struct Selection {
     include: GlobSet,
     exclude: GlobSet,
+    groups: Vec<GlobSet>,
+}
+
+/// Which list a selected file belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listed {
+    Job,
+    /// The file matches the globs of the group at this index (the first that matches).
+    Group(usize),
 }
 
 impl Selection {
-    pub fn new(paths: &[String], exclude: &[String]) -> Result<Self, SourceError> {
+    pub fn new(
+        paths: &[String],
+        exclude: &[String],
+        groups: &[Vec<String>],
+    ) -> Result<Self, SourceError> {
         Ok(Self {
             include: build(paths)?,
             exclude: build(exclude)?,
+            groups: groups.iter().map(|g| build(g)).collect::<Result<_, _>>()?,
         })
     }
 
     /// Whether the repository-relative `path` is a job file.
     pub fn matches(&self, path: &str) -> bool {
-        self.include.is_match(path) && !self.exclude.is_match(path)
+        self.classify(path) == Some(Listed::Job)
+    }
+
+    /// How many groups besides the job files.
+    pub fn groups(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Where the repository-relative `path` belongs, if anywhere.
+    pub fn classify(&self, path: &str) -> Option<Listed> {
+        if self.exclude.is_match(path) {
+            return None;
+        }
+        if let Some(i) = self.groups.iter().position(|g| g.is_match(path)) {
+            return Some(Listed::Group(i));
+        }
+        self.include.is_match(path).then_some(Listed::Job)
     }
 }
 
@@ -57,7 +89,7 @@ mod tests {
     fn star_stays_in_one_directory_and_exclude_wins() {
         let paths = vec!["jobs/prod/**/*.nomad.hcl".to_owned(), "*.nomad".to_owned()];
         let exclude = vec!["**/draft-*".to_owned()];
-        let s = Selection::new(&paths, &exclude).expect("globs");
+        let s = Selection::new(&paths, &exclude, &[]).expect("globs");
         assert!(s.matches("jobs/prod/web.nomad.hcl"));
         assert!(s.matches("jobs/prod/eu/web.nomad.hcl"));
         assert!(s.matches("top.nomad"));

@@ -9,6 +9,7 @@ use gix::objs::tree::EntryKind;
 use super::error::{SourceError, chain};
 use super::files::{FileError, RepoFiles, join};
 use super::mirror::Mirror;
+use super::select::Listed;
 
 /// One job file at the snapshot's commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +25,9 @@ pub struct Snapshot {
     pub commit: ObjectId,
     /// Matched by `paths`, readable, in path order.
     pub files: Vec<JobFile>,
+    /// The files of each other group of globs (see [`Selection`](super::select::Selection)),
+    /// readable, in path order.
+    pub groups: Vec<Vec<JobFile>>,
     /// Paths matched by `paths` that cannot be used (a link, over `max_file_size`). Each bad
     /// file is reported on its own; the others are still synced.
     pub refused: Vec<FileError>,
@@ -77,8 +81,8 @@ impl Mirror {
             let path = entry.filepath.to_string();
             if kind == EntryKind::Commit {
                 submodules.push(path);
-            } else if settings.selection.matches(&path) {
-                matched.push((path, kind, entry.oid));
+            } else if let Some(listed) = settings.selection.classify(&path) {
+                matched.push((path, kind, entry.oid, listed));
             }
         }
         if matched.len() > settings.limits.max_files {
@@ -88,7 +92,8 @@ impl Mirror {
             });
         }
         let mut files = Vec::with_capacity(matched.len());
-        for (path, kind, blob) in matched {
+        let mut groups = vec![Vec::new(); settings.selection.groups()];
+        for (path, kind, blob, listed) in matched {
             if kind == EntryKind::Link {
                 refused.push(FileError::Symlink { path });
                 continue;
@@ -100,10 +105,17 @@ impl Mirror {
             if size > limit {
                 refused.push(FileError::TooLarge { path, size, limit });
             } else {
-                files.push(JobFile { path, blob, size });
+                let file = JobFile { path, blob, size };
+                match listed {
+                    Listed::Job => files.push(file),
+                    Listed::Group(i) => groups[i].push(file),
+                }
             }
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
+        for group in &mut groups {
+            group.sort_by(|a, b| a.path.cmp(&b.path));
+        }
         for path in &submodules {
             tracing::warn!(source = %settings.name, %commit, submodule = %path, "submodules are not followed");
         }
@@ -113,6 +125,7 @@ impl Mirror {
         Ok(Snapshot {
             commit,
             files,
+            groups,
             refused,
             submodules,
             tree,

@@ -69,6 +69,9 @@ static EMPTY_SOURCE: SourceState = SourceState {
     jobs: BTreeMap::new(),
     refused: BTreeMap::new(),
     nomad_version: None,
+    objects: BTreeMap::new(),
+    objects_checked: None,
+    waves_stopped: None,
 };
 
 impl State {
@@ -102,6 +105,45 @@ pub struct SourceState {
     /// The Nomad version the source's cluster last answered with, for judging refusals.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nomad_version: Option<SeenVersion>,
+    /// The cluster objects besides jobs this source applied, by key (`namespace/web`, ...).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub objects: BTreeMap<String, ObjectRecord>,
+    /// When every object of the source was last compared with Nomad (the drift check).
+    #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    pub objects_checked: Option<SystemTime>,
+    /// A wave of jobs that did not succeed: the later waves of that commit wait.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waves_stopped: Option<WavesStopped>,
+}
+
+/// The later waves of a commit do not start: a job of an earlier one did not succeed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WavesStopped {
+    pub commit: String,
+    /// The wave that did not succeed; every higher one waits.
+    pub wave: i64,
+    /// For people: which job, and how it ended.
+    pub reason: String,
+}
+
+/// A cluster object besides a job (namespace, node pool, ACL policy or role, variable) that a
+/// source applied: the record that lets a pass whose files did not change skip Nomad.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    pub kind: crate::kinds::Kind,
+    /// The namespace, pool, policy or role name, or the variable's path.
+    pub name: String,
+    /// A variable's namespace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The file it comes from.
+    pub path: String,
+    /// Of the file's object as last applied (or found equal); `None`: not known to be in step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// An ACL role's ID, which Nomad assigns and updates and deletes go by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 /// A job file whose exact inputs Nomad refused: a parse, plan or register answered with a

@@ -30,6 +30,7 @@ pub(crate) struct Entry {
     inlined: Vec<(String, Option<Vec<u8>>)>,
     pub key: JobKey,
     pub fingerprint: String,
+    pub wave: i64,
 }
 
 impl Entry {
@@ -39,6 +40,7 @@ impl Entry {
             inlined: prepared.inlined_inputs.clone(),
             key: prepared.key(),
             fingerprint: prepared.fingerprint.clone(),
+            wave: prepared.wave,
         }
     }
 

@@ -4,7 +4,7 @@
 //! happens (on disk at once when Nomad could not tell it again, see [`Save`]) and published as
 //! an event; prunes last.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -20,7 +20,7 @@ use crate::follow::{self, AUTO_PROMOTE_META, Registration, Start, Told};
 use crate::nomad::Client;
 use crate::reconcile::{Action, ActionKind, Block, Problem, PruneRefusal, Reason};
 use crate::render::{self, Detail, Prepared, RenderedJob};
-use crate::state::{JobKey, JobRecord, LiveJob, RefusedBy, Save};
+use crate::state::{JobKey, JobRecord, LiveJob, RefusedBy, Save, WavesStopped};
 
 pub(super) struct Inputs<'a> {
     pub source: &'a Source,
@@ -85,21 +85,59 @@ pub(super) async fn execute(inputs: Inputs<'_>) -> Vec<JobReport> {
         .actions
         .into_iter()
         .partition(|a| a.kind() == ActionKind::Prune);
-    let max = env.ctx.max_parallel;
-    let done = apply::bounded(others, max, |action| {
-        let needed = matches!(
-            action.kind(),
-            ActionKind::Create | ActionKind::Update | ActionKind::Plan
-        );
-        let file = needed.then(|| prepared.prepared(&action.path)).flatten();
-        let what = action
-            .job
-            .as_ref()
-            .map_or_else(|| action.path.clone(), ToString::to_string);
-        let span = tracing::info_span!("job", job = %what, path = %action.path);
-        run(env.clone(), action, file).instrument(span)
-    })
-    .await;
+    let (submitting, rest): (Vec<Action>, Vec<Action>) = others.into_iter().partition(submits);
+    let mut waves: BTreeMap<i64, Vec<Action>> = BTreeMap::new();
+    for action in submitting {
+        let wave = prepared.waves.get(&action.path).copied().unwrap_or(0);
+        waves.entry(wave).or_default().push(action);
+    }
+    let mut done = run_wave(&env, &prepared, rest).await;
+    let mut stopped = earlier_stop(&env);
+    let last = waves.keys().next_back().copied();
+    for (wave, actions) in waves {
+        if let Some(stop) = stopped.as_ref().filter(|s| wave > s.wave) {
+            let why = stop.reason.as_str();
+            done.extend(
+                actions
+                    .iter()
+                    .map(|a| Done::new(report(a, Status::Blocked, why))),
+            );
+            continue;
+        }
+        // A wave with a later one after it is followed to its end, even by the daemon.
+        let mut env = env.clone();
+        if Some(wave) != last && !env.detach {
+            env.hand_over = false;
+        }
+        let ended = run_wave(&env, &prepared, actions).await;
+        if Some(wave) != last
+            && let Some(failed) = ended.iter().find(|d| stops_waves(&d.report))
+        {
+            let what = failed
+                .report
+                .job
+                .as_ref()
+                .map_or_else(|| failed.report.path.clone(), ToString::to_string);
+            let stop = WavesStopped {
+                commit: env.commit.clone(),
+                wave,
+                reason: format!(
+                    "wave {wave} of commit {} did not succeed ({what}: {}), so the later waves of this commit wait",
+                    short(&env.commit),
+                    failed.report.status.word()
+                ),
+            };
+            let (source, kept) = (env.source.name.clone(), stop.clone());
+            env.ctx
+                .recorder
+                .record(Save::Now, move |state| {
+                    state.source_mut(&source).waves_stopped = Some(kept);
+                })
+                .await;
+            stopped = Some(stop);
+        }
+        done.extend(ended);
+    }
     let render_failed = done.iter().any(|d| d.render_failed);
     let mut reports: Vec<JobReport> = done.into_iter().map(|d| d.report).collect();
     for action in prunes {
@@ -109,6 +147,50 @@ pub(super) async fn execute(inputs: Inputs<'_>) -> Vec<JobReport> {
         publish_problem(&env, report);
     }
     reports
+}
+
+/// Whether the action may register the job (and so takes its place in the waves).
+fn submits(action: &Action) -> bool {
+    matches!(
+        action.kind(),
+        ActionKind::Create | ActionKind::Update | ActionKind::Plan
+    )
+}
+
+/// Runs the actions of one wave with bounded concurrency.
+async fn run_wave(env: &Env, prepared: &PreparedSet, actions: Vec<Action>) -> Vec<Done> {
+    apply::bounded(actions, env.ctx.max_parallel, |action| {
+        let file = submits(&action)
+            .then(|| prepared.prepared(&action.path))
+            .flatten();
+        let what = action
+            .job
+            .as_ref()
+            .map_or_else(|| action.path.clone(), ToString::to_string);
+        let span = tracing::info_span!("job", job = %what, path = %action.path);
+        run(env.clone(), action, file).instrument(span)
+    })
+    .await
+}
+
+/// The stop an earlier pass over the same commit recorded, if any: its later waves still wait.
+fn earlier_stop(env: &Env) -> Option<WavesStopped> {
+    let state = env.ctx.recorder.lock();
+    let stop = state.source(&env.source.name).waves_stopped.clone();
+    stop.filter(|s| s.commit == env.commit)
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(12)]
+}
+
+/// Whether a job's end in a wave keeps the later waves from starting: anything but a
+/// success, a job found unchanged, or one that needed nothing.
+fn stops_waves(report: &JobReport) -> bool {
+    matches!(
+        report.status,
+        Status::Failed | Status::Blocked | Status::Pending | Status::Drifted
+    )
 }
 
 /// A job blocked, refused, drifted or pruned in this pass is an event; one that was blocked or

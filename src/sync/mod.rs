@@ -12,19 +12,20 @@
 
 mod cache;
 mod job;
+mod objects;
 pub mod once;
 mod prepare;
 mod refused;
 mod report;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
 pub use cache::PrepareCache;
-pub use report::{JobReport, PassReport, Status};
+pub use report::{JobReport, ObjectReport, PassReport, Status};
 
 use crate::apply::Limits;
 use crate::config::Source;
@@ -158,6 +159,16 @@ pub async fn pass(source: &Source, mirror: &Mirror, ctx: &Context, options: Opti
             return report;
         }
     }
+    let object_inputs = objects::Inputs {
+        source,
+        ctx,
+        client: &client,
+        options,
+        commit: &commit,
+    };
+    let object_set = std::mem::take(&mut prepared.objects);
+    let mut object_pass = objects::apply(&object_inputs, object_set).await;
+    block_dependents(&mut prepared.desired, &object_pass.failed_namespaces);
     refused::hold_back(source, ctx, &client, &mut prepared.desired, options.full).await;
     let settings = reconcile_settings(source, ctx, options);
     let known = {
@@ -178,7 +189,7 @@ pub async fn pass(source: &Source, mirror: &Mirror, ctx: &Context, options: Opti
     let actions = plan_actions(source, ctx, &settings, &prepared.desired, &live);
     report.jobs = job::execute(job::Inputs {
         source,
-        client,
+        client: client.clone(),
         ctx,
         options,
         commit: &commit,
@@ -188,8 +199,34 @@ pub async fn pass(source: &Source, mirror: &Mirror, ctx: &Context, options: Opti
         actions,
     })
     .await;
+    objects::prune(&object_inputs, &mut object_pass).await;
+    report.objects = object_pass.reports;
     finish(source, ctx, &report).await;
     report
+}
+
+/// Blocks the jobs of every namespace that failed to apply in this pass: they wait for it.
+fn block_dependents(desired: &mut reconcile::Desired, failed: &BTreeMap<String, String>) {
+    if failed.is_empty() {
+        return;
+    }
+    let (waiting, ready) = std::mem::take(&mut desired.jobs)
+        .into_iter()
+        .partition(|j| failed.contains_key(&j.key.namespace));
+    desired.jobs = ready;
+    for job in waiting {
+        let why = &failed[&job.key.namespace];
+        let message = format!(
+            "its namespace {:?} was not applied: {why}",
+            job.key.namespace
+        );
+        desired.blocked.push(prepare::blocked_file(
+            &job.path,
+            Some(job.key),
+            reconcile::Problem::Dependency,
+            message,
+        ));
+    }
 }
 
 async fn live_jobs(client: &Client) -> Result<Vec<LiveJob>, crate::nomad::Error> {

@@ -49,6 +49,11 @@ fn print(report: &PassReport, verbose: bool) {
         .map(|c| &c[..c.len().min(12)])
         .unwrap_or("-");
     println!("source {} at {commit}", report.source);
+    for object in &report.objects {
+        for line in object.line().lines() {
+            println!("  {line}");
+        }
+    }
     for job in &report.jobs {
         for line in job.line(verbose).lines() {
             println!("  {line}");

@@ -3,7 +3,10 @@
 //! an earlier pass, known from that pass — and what reconcile needs to know about them. A file
 //! that cannot be prepared is blocked with every error found in it.
 
+use std::collections::HashMap;
+
 use super::cache::{Entry, PrepareCache};
+use super::objects::{ObjectSet, read_files};
 use crate::config::Source;
 use crate::reconcile::{BlockedFile, Desired, DesiredJob, Problem};
 use crate::render::{self, Detail, Prepared, RenderError, Variables};
@@ -13,6 +16,10 @@ use crate::state::JobKey;
 /// The job files of one commit, ready for reconcile and, where needed, for Nomad.
 pub(crate) struct PreparedSet {
     pub desired: Desired,
+    /// The commit's cluster objects besides jobs, read from their files.
+    pub objects: ObjectSet,
+    /// The `drover.wave` of every job file that sets one other than 0, by path.
+    pub waves: HashMap<String, i64>,
     snapshot: Snapshot,
     settings: render::Settings,
     variables: Variables,
@@ -105,6 +112,11 @@ pub(crate) fn prepare(
         .collect();
     let mut duplicates = render::duplicates(&keys);
     let mut desired_jobs = Vec::new();
+    let waves = ready
+        .iter()
+        .filter(|r| r.entry.wave != 0)
+        .map(|r| (r.path.clone(), r.entry.wave))
+        .collect();
     for (i, r) in ready.into_iter().enumerate() {
         let key = r.entry.key;
         if let Some(e) = duplicates.remove(&i) {
@@ -129,6 +141,8 @@ pub(crate) fn prepare(
     };
     Ok(PreparedSet {
         desired,
+        objects: read_files(&snapshot),
+        waves,
         snapshot,
         settings,
         variables,

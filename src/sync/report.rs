@@ -32,7 +32,7 @@ impl Status {
         matches!(self, Self::Blocked | Self::Failed | Self::Pending)
     }
 
-    fn word(self) -> &'static str {
+    pub(crate) fn word(self) -> &'static str {
         match self {
             Self::Synced => "synced",
             Self::Unchanged => "unchanged",
@@ -82,12 +82,43 @@ impl JobReport {
     }
 }
 
+/// One line of a pass's report about a cluster object besides a job.
+#[derive(Debug, Clone)]
+pub struct ObjectReport {
+    /// `namespace prod`, `ACL policy ops-read`, `variable prod/nomad/jobs/web`.
+    pub object: String,
+    pub path: String,
+    pub status: Status,
+    pub detail: String,
+}
+
+impl ObjectReport {
+    pub fn new(object: &str, path: &str, status: Status, detail: String) -> Self {
+        Self {
+            object: object.to_owned(),
+            path: path.to_owned(),
+            status,
+            detail,
+        }
+    }
+
+    /// The object, its status and its detail, further lines aligned under the first.
+    pub fn line(&self) -> String {
+        let detail = self
+            .detail
+            .replace('\n', &format!("\n{:DETAIL_COLUMN$}", ""));
+        format!("{:<28} {:<9} {detail}", self.object, self.status.word())
+    }
+}
+
 /// A whole pass over one source.
 #[derive(Debug, Clone)]
 pub struct PassReport {
     pub source: String,
     pub commit: Option<String>,
     pub jobs: Vec<JobReport>,
+    /// The cluster objects besides jobs, in the order they were applied.
+    pub objects: Vec<ObjectReport>,
     /// The pass could not run (fetch failed, Nomad unreachable): exit code 2.
     pub error: Option<String>,
     /// How long the fetch took, when there was one.
@@ -104,6 +135,7 @@ impl PassReport {
             source: source.to_owned(),
             commit: None,
             jobs: Vec::new(),
+            objects: Vec::new(),
             error: None,
             fetch_duration: None,
             signer: None,
@@ -120,7 +152,9 @@ impl PassReport {
     }
 
     pub fn converged(&self) -> bool {
-        self.error.is_none() && !self.jobs.iter().any(|j| j.status.is_problem())
+        self.error.is_none()
+            && !self.jobs.iter().any(|j| j.status.is_problem())
+            && !self.objects.iter().any(|o| o.status.is_problem())
     }
 
     /// `12 unchanged, 1 synced, 1 blocked`, in a fixed order.
@@ -139,9 +173,15 @@ impl PassReport {
             Status::Blocked,
             Status::Failed,
         ];
+        let statuses: Vec<Status> = self
+            .jobs
+            .iter()
+            .map(|j| j.status)
+            .chain(self.objects.iter().map(|o| o.status))
+            .collect();
         let counts: Vec<String> = all
             .iter()
-            .map(|s| (s, self.jobs.iter().filter(|j| j.status == *s).count()))
+            .map(|s| (s, statuses.iter().filter(|t| *t == s).count()))
             .filter(|(_, n)| *n > 0)
             .map(|(s, n)| format!("{n} {}", s.word()))
             .collect();

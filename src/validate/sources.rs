@@ -1,19 +1,20 @@
 //! `drover validate --config FILE` without paths: every configured source's job files at the
 //! current commit of its branch, tag or commit, read from a fresh mirror in a scratch
 //! directory (a CI runner has no state dir, and a running daemon's mirrors are never touched),
-//! each with its source's settings, var files and policy. A source whose `url` is a local
+//! each with its source's settings, var files and policy, and its cluster objects besides jobs
+//! (namespaces, node pools, ACL policies and roles, variables), each read and checked as a
+//! pass reads it. A source whose `url` is a local
 //! directory that is not itself a repository (the bundled `jobs-example/`) is read as a work
 //! tree, like the paths of `drover validate PATH`.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-
 use super::{Diagnostic, Group, JobFile, WorkTree};
 use crate::config::{Config, RepoUrl, Source};
+use crate::kinds::{self, Kind, KindError};
 use crate::render::{self, Settings};
-use crate::source::{Mirror, RepoFiles, verify};
+use crate::source::{Listed as Selected, Mirror, RepoFiles, Selection, verify};
 
 /// A scratch directory, removed when dropped.
 pub(super) struct Scratch(PathBuf);
@@ -113,6 +114,12 @@ fn at_commit(source: &Source, scratch: &Path) -> anyhow::Result<Listed> {
         }
     }
     let paths = snapshot.files.iter().map(|f| f.path.clone()).collect();
+    let objects: Vec<(Kind, String)> = Kind::ALL
+        .into_iter()
+        .zip(&snapshot.groups)
+        .flat_map(|(kind, files)| files.iter().map(move |f| (kind, f.path.clone())))
+        .collect();
+    problems.extend(check_objects(&snapshot, &objects));
     Ok((Box::new(snapshot), paths, problems))
 }
 
@@ -121,24 +128,61 @@ fn is_repository(dir: &Path) -> bool {
     dir.join(".git").exists() || (dir.join("HEAD").is_file() && dir.join("objects").is_dir())
 }
 
-/// The files of `dir` that the source's `paths` select and `exclude` does not.
+/// The files of `dir` that the source's `paths` select and `exclude` does not, and its
+/// object files, checked.
 fn work_tree(source: &Source, dir: &Path) -> anyhow::Result<Listed> {
-    let globs = |list: &[String]| -> anyhow::Result<GlobSet> {
-        let mut set = GlobSetBuilder::new();
-        for g in list {
-            set.add(GlobBuilder::new(g).literal_separator(true).build()?);
-        }
-        Ok(set.build()?)
-    };
-    let (include, exclude) = (globs(&source.paths)?, globs(&source.exclude)?);
+    let selection = Selection::new(
+        &source.paths,
+        &source.exclude,
+        &source.objects.globs_in_order(),
+    )?;
     let tree = WorkTree::new(dir, source.limits.max_file_size);
     let mut found = Vec::new();
     list(dir, dir, &mut found)?;
-    let paths = found
-        .into_iter()
-        .filter(|p| include.is_match(p) && !exclude.is_match(p))
-        .collect();
-    Ok((Box::new(tree), paths, Vec::new()))
+    let mut paths = Vec::new();
+    let mut objects = Vec::new();
+    for path in found {
+        match selection.classify(&path) {
+            Some(Selected::Job) => paths.push(path),
+            Some(Selected::Group(i)) => objects.push((Kind::ALL[i], path)),
+            None => {}
+        }
+    }
+    let problems = check_objects(&tree, &objects);
+    Ok((Box::new(tree), paths, problems))
+}
+
+/// Every problem of the object files, each as a pass would report it.
+fn check_objects(files: &dyn RepoFiles, objects: &[(Kind, String)]) -> Vec<Diagnostic> {
+    let read = |path: &str| {
+        let bytes = files.read(path)?;
+        String::from_utf8(bytes).map_err(|_| crate::source::FileError::Unreadable {
+            path: path.to_owned(),
+            detail: "not valid UTF-8 text".to_owned(),
+        })
+    };
+    let mut problems = Vec::new();
+    for (kind, path) in objects {
+        let errors = match read(path) {
+            Ok(text) => kinds::parse(*kind, path, &text, &read)
+                .err()
+                .unwrap_or_default(),
+            Err(e) => vec![KindError {
+                path: path.clone(),
+                position: None,
+                message: e.to_string(),
+            }],
+        };
+        problems.extend(errors.iter().map(|e| Diagnostic {
+            path: e.path.clone(),
+            line: e.position.map(|p| p.line),
+            column: e.position.map(|p| p.column),
+            severity: "error",
+            message: e.message.clone(),
+            warning: None,
+        }));
+    }
+    problems
 }
 
 /// Every regular file under `dir`, repository-relative, skipping dot-directories.
