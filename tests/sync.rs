@@ -3,14 +3,10 @@
 
 mod git;
 
-use std::path::Path;
 use std::time::Duration;
 
-use drover::config::{Config, Env};
-use drover::source::Mirror;
-use drover::state::{State, Store};
-use drover::sync::{self, Context, Options, PassReport, Status};
-use git::repo::Repo;
+use drover::sync::{Options, PassReport, Status};
+use git::world::World;
 use nomad_sim::{Fault, Sim};
 
 fn job_file(id: &str, image: &str) -> String {
@@ -34,75 +30,6 @@ job "{id}" {{
 }}
 "#
     )
-}
-
-/// A repository, a simulator, a config and a state directory, wired as the daemon wires them.
-struct World {
-    repo: Repo,
-    sim: Sim,
-    state_dir: tempfile::TempDir,
-    extra: String,
-    drift_interval: &'static str,
-}
-
-impl World {
-    async fn new(extra: &str) -> Self {
-        let sim = Sim::builder()
-            .time_scale(1000.0)
-            .start()
-            .await
-            .expect("sim");
-        Self {
-            repo: Repo::new(),
-            sim,
-            state_dir: tempfile::tempdir().expect("tempdir"),
-            extra: extra.to_owned(),
-            drift_interval: "1h",
-        }
-    }
-
-    fn config(&self) -> Config {
-        let text = format!(
-            "[nomad]\naddress = \"{}\"\nretry_min_delay = \"10ms\"\nretry_max_delay = \"50ms\"\n\
-             [state]\ndir = \"{}\"\n[sync]\ndrift_interval = \"{}\"\n\
-             [[source]]\nname = \"apps\"\nurl = \"{}\"\npaths = [\"jobs/*.nomad.hcl\"]\n{}",
-            self.sim.url(),
-            self.state_dir.path().display(),
-            self.drift_interval,
-            self.repo.path().display(),
-            self.extra
-        );
-        Config::parse(&text, Path::new("drover.toml"), &Env::default()).expect("config")
-    }
-
-    async fn pass(&self, options: Options) -> PassReport {
-        let config = self.config();
-        let store = Store::new(&config.state.dir);
-        let state = store.load().expect("state").state;
-        let ctx = Context::new(state, store, &config.sync);
-        let source = &config.sources[0];
-        let mirror = Mirror::open(source, &config.state.dir).expect("mirror");
-        sync::pass(source, &mirror, &ctx, options).await
-    }
-
-    fn state(&self) -> State {
-        Store::new(self.state_dir.path())
-            .load()
-            .expect("state")
-            .state
-    }
-
-    /// Requests since the last call, as `METHOD path` lines.
-    fn calls(&self) -> Vec<String> {
-        let calls = self
-            .sim
-            .requests()
-            .iter()
-            .map(|r| format!("{} {}", r.method, r.path))
-            .collect();
-        self.sim.clear_requests();
-        calls
-    }
 }
 
 fn count(calls: &[String], what: &str) -> usize {
@@ -681,37 +608,6 @@ async fn nomad_without_a_leader_for_a_while_is_retried() {
     assert!(report.converged(), "{report:#?}");
     assert_eq!(w.state().source("apps").jobs.len(), 1);
     tokio::time::sleep(Duration::from_millis(1)).await;
-}
-
-impl World {
-    /// The configuration as a file, for the `drover` binary.
-    fn config_file(&self) -> std::path::PathBuf {
-        let path = self.state_dir.path().join("drover.toml");
-        let text = format!(
-            "[nomad]\naddress = \"{}\"\n[state]\ndir = \"{}\"\n[[source]]\nname = \"apps\"\nurl = \"{}\"\npaths = [\"jobs/*.nomad.hcl\"]\n{}",
-            self.sim.url(),
-            self.state_dir.path().display(),
-            self.repo.path().display(),
-            self.extra
-        );
-        std::fs::write(&path, text).expect("config");
-        path
-    }
-
-    /// Runs the `drover` binary with `args` and this world's configuration.
-    async fn drover(&self, args: &[&str]) -> (Option<i32>, String) {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_drover"));
-        command.args(args).arg("--config").arg(self.config_file());
-        let output = tokio::task::spawn_blocking(move || command.output().expect("drover runs"))
-            .await
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        (output.status.code(), text)
-    }
 }
 
 /// `drover sync --once` as a CI job or an operator runs it: one line per job, a count, and

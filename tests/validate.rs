@@ -407,3 +407,60 @@ async fn a_var_string_for_a_list_variable_is_read_as_nomad_reads_it() {
     );
     assert!(!err.contains("s3cr3t"), "the value leaked: {err}");
 }
+
+/// `--config` checks each source's cluster objects too, offline: every kind's file with the
+/// line and column of its problem, and a variable too large for Nomad with its size.
+#[test]
+fn config_mode_checks_every_kind_of_object() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = [
+        ("cluster/ns/team.hcl", "name = \"bad name!\"\n".to_owned()),
+        (
+            "cluster/pools/default.hcl",
+            "node_pool \"default\" {\n}\n".to_owned(),
+        ),
+        (
+            "cluster/acl/ops.policy.hcl",
+            "name = \"ops\"\nrules = <<EOT\nnamespace \"x\" {\n  policy = \nEOT\n".to_owned(),
+        ),
+        (
+            "cluster/acl/ops.role.hcl",
+            "name = \"ops\"\npolicies = []\n".to_owned(),
+        ),
+        (
+            "cluster/vars/big.hcl",
+            format!(
+                "path = \"nomad/jobs/web\"\nitems {{\n  blob = \"{}\"\n}}\n",
+                "x".repeat(66 * 1024)
+            ),
+        ),
+        (
+            "cluster/vars/ok.hcl",
+            "path = \"nomad/jobs/api\"\nitems {\n  a = \"b\"\n}\n".to_owned(),
+        ),
+    ];
+    for (path, text) in &files {
+        let path = dir.path().join("repo").join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    std::fs::write(
+        dir.path().join("drover.toml"),
+        "[[source]]\nname = \"c\"\nurl = \"repo\"\nnamespaces = [\"cluster/ns/*.hcl\"]\n\
+         node_pools = [\"cluster/pools/*.hcl\"]\nacl_policies = [\"cluster/acl/*.policy.hcl\"]\n\
+         acl_roles = [\"cluster/acl/*.role.hcl\"]\nnomad_variables = [\"cluster/vars/*.hcl\"]\n",
+    )
+    .expect("config");
+    let o = drover(dir.path(), &["validate", "--config", "drover.toml"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert_eq!(
+        text(&o.stderr).lines().collect::<Vec<_>>(),
+        [
+            "cluster/acl/ops.policy.hcl:4:12: error: the rules: syntax error: invalid expression; expected `\"`, `[`, `{`, `-`, `!`, `(`, `_`, `<`, letter or digit",
+            "cluster/acl/ops.role.hcl:2:12: error: `policies` is empty: a role grants at least one policy",
+            "cluster/ns/team.hcl:1:1: error: invalid namespace name \"bad name!\": Nomad takes 1 to 128 ASCII letters, digits and dashes",
+            "cluster/pools/default.hcl:1:11: error: `default` is Nomad's built-in node pool; drover cannot manage it",
+            "cluster/vars/big.hcl:2:1: error: variable \"nomad/jobs/web\": its items are 67588 bytes (keys and values), over Nomad's limit of 65536 bytes (64 KiB)",
+        ]
+    );
+}

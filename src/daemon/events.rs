@@ -53,7 +53,12 @@ fn deployment_end(event: &Event) -> Option<&'static str> {
 }
 
 fn log(e: &Event) {
-    let job = format!("{}/{}", e.namespace, e.job);
+    // An object besides a job is named `<kind>/<name>` with no namespace.
+    let job = if e.namespace.is_empty() {
+        e.job.clone()
+    } else {
+        format!("{}/{}", e.namespace, e.job)
+    };
     let (commit, deployment) = (
         e.commit.as_deref().unwrap_or("-"),
         e.deployment.as_deref().unwrap_or("-"),

@@ -25,9 +25,13 @@ pub fn live_from_state(
     settings: &Settings,
     now: SystemTime,
 ) -> Option<Vec<LiveJob>> {
+    // No job file at all: the list finds what the source's jobs were, unless the state knows
+    // there were none since a pass that listed them (a source of cluster objects only).
+    let nothing_known =
+        desired.jobs.is_empty() && (!state.jobs.is_empty() || state.last_pass.is_none());
     let list_needed = settings.full
         || desired.fetch_error.is_some()
-        || desired.jobs.is_empty()
+        || nothing_known
         || desired.blocked.iter().any(|b| !held_back(b));
     if list_needed {
         return None;

@@ -22,6 +22,8 @@ mod tests_blocked;
 #[cfg(test)]
 mod tests_known;
 #[cfg(test)]
+mod tests_objects;
+#[cfg(test)]
 mod tests_prune;
 
 use std::collections::BTreeMap;

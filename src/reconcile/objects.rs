@@ -65,6 +65,9 @@ pub enum Decision {
     Forget,
     /// Its file left Git and it stays; the text says why.
     Kept(String),
+    /// Its file left Git, and Nomad refused to delete it (in use); not asked again before
+    /// the drift check. The text is Nomad's.
+    DeleteRefused(String),
 }
 
 /// One object and what to do with it.
@@ -80,7 +83,7 @@ pub struct ObjectAction {
 
 /// The keys of the objects to read from Nomad before deciding: every desired object whose
 /// file changed since it was applied (or all of them when `check_all`), and every object of a
-/// pruned kind whose file left Git.
+/// pruned kind whose file left Git (but one Nomad refused to delete, before the drift check).
 pub fn objects_to_read(
     desired: &[Spec],
     known: &BTreeMap<String, ObjectRecord>,
@@ -97,7 +100,8 @@ pub fn objects_to_read(
         wanted.insert(key);
     }
     for (key, record) in known {
-        if !wanted.contains(key) && settings.prune.contains(&record.kind) {
+        let refused = record.delete_refused.is_some() && !settings.check_all;
+        if !wanted.contains(key) && settings.prune.contains(&record.kind) && !refused {
             keys.insert(key.clone());
         }
     }
@@ -207,7 +211,10 @@ fn leaving(
         ));
     }
     match live {
-        None => Decision::Kept("its file left Git; kept: not read from Nomad".to_owned()),
+        None => match &record.delete_refused {
+            Some(why) => Decision::DeleteRefused(why.clone()),
+            None => Decision::Kept("its file left Git; kept: not read from Nomad".to_owned()),
+        },
         Some(None) => Decision::Forget,
         Some(Some(object)) if object.owner == Owner::ThisSource => Decision::Prune,
         Some(Some(_)) => Decision::Kept(

@@ -161,6 +161,17 @@ impl Case {
         self
     }
 
+    /// A pass over the source ended before.
+    pub(super) fn passed_before(mut self) -> Self {
+        self.state.last_pass = Some(crate::state::PassRecord {
+            at: self.now,
+            commit: None,
+            converged: true,
+            summary: String::new(),
+        });
+        self
+    }
+
     pub(super) fn fetch_failed(mut self) -> Self {
         self.desired.fetch_error = Some("connection refused".to_owned());
         self

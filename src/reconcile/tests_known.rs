@@ -50,6 +50,18 @@ fn a_job_drover_has_no_applied_record_of_needs_the_list() {
 }
 
 #[test]
+fn a_source_without_jobs_lists_them_once_and_then_knows_there_are_none() {
+    assert!(case().known().is_none(), "the first pass lists the jobs");
+    let known = case().passed_before().known();
+    assert_eq!(known, Some(Vec::new()), "no job since: nothing to list");
+    let had_jobs = case().passed_before().applied("web", "fp-1", MIN);
+    assert!(
+        had_jobs.known().is_none(),
+        "a job whose file left Git needs the list"
+    );
+}
+
+#[test]
 fn inputs_known_to_fail_stay_blocked_without_the_list() {
     let bad = case()
         .job("web", "fp-2")

@@ -71,6 +71,7 @@ static EMPTY_SOURCE: SourceState = SourceState {
     nomad_version: None,
     objects: BTreeMap::new(),
     objects_checked: None,
+    acl_disabled: None,
     waves_stopped: None,
 };
 
@@ -111,6 +112,10 @@ pub struct SourceState {
     /// When every object of the source was last compared with Nomad (the drift check).
     #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
     pub objects_checked: Option<SystemTime>,
+    /// When the cluster last answered `ACL support disabled`: its ACL objects are not asked
+    /// for again within the drift interval.
+    #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    pub acl_disabled: Option<SystemTime>,
     /// A wave of jobs that did not succeed: the later waves of that commit wait.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waves_stopped: Option<WavesStopped>,
@@ -144,6 +149,10 @@ pub struct ObjectRecord {
     /// An ACL role's ID, which Nomad assigns and updates and deletes go by.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// Nomad refused to delete it (still in use), in Nomad's words: not asked again before the
+    /// drift check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_refused: Option<String>,
 }
 
 /// A job file whose exact inputs Nomad refused: a parse, plan or register answered with a

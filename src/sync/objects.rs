@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::report::ObjectReport;
 use super::{Context, Options, Status};
-use crate::apply::objects as nomad_objects;
+use crate::apply::objects::{self as nomad_objects, ObjectError};
 use crate::apply::registry::{Owned, Registry};
 use crate::config::Source;
 use crate::events::{Event, EventKind};
@@ -148,16 +148,16 @@ pub(crate) async fn apply(inputs: &Inputs<'_>, set: ObjectSet) -> ObjectPass {
         registry: Registry::new(client, &source.name),
     };
     let now = SystemTime::now();
-    let (records, checked) = {
+    let (records, checked, acl_seen_disabled) = {
         let state = ctx.recorder.lock();
         let s = state.source(&source.name);
-        (s.objects.clone(), s.objects_checked)
+        (s.objects.clone(), s.objects_checked, s.acl_disabled)
     };
     if set.specs.is_empty() && records.is_empty() {
         return pass;
     }
-    let due =
-        checked.is_none_or(|at| now.duration_since(at).unwrap_or_default() >= ctx.drift_interval);
+    let past = |at: SystemTime| now.duration_since(at).unwrap_or_default() >= ctx.drift_interval;
+    let due = checked.is_none_or(past);
     let settings = ObjectSettings {
         adopt: source.objects.adopt,
         self_heal: source.self_heal,
@@ -168,9 +168,12 @@ pub(crate) async fn apply(inputs: &Inputs<'_>, set: ObjectSet) -> ObjectPass {
     };
     let mut known = records.clone();
     let mut owned = Owned::new();
+    // Known from an earlier pass within the drift interval: not asked again until then.
+    let mut acl_disabled = acl_seen_disabled.is_some_and(|at| !past(at));
     let needs_registry = objects_to_read(&set.specs, &known, &settings)
         .iter()
-        .any(|key| kind_of(key).is_some_and(|k| !k.has_meta()));
+        .filter_map(|key| kind_of(key))
+        .any(|k| !(k.has_meta() || acl_disabled && is_acl(k)));
     let mut unreadable: BTreeMap<String, String> = BTreeMap::new();
     if needs_registry {
         match pass.registry.read().await {
@@ -190,7 +193,7 @@ pub(crate) async fn apply(inputs: &Inputs<'_>, set: ObjectSet) -> ObjectPass {
     }
     let to_read = objects_to_read(&set.specs, &known, &settings);
     let mut live: BTreeMap<String, Option<LiveObject>> = BTreeMap::new();
-    let mut acl_disabled = false;
+    let mut acl_answered = None;
     for key in &to_read {
         if unreadable.contains_key(key) {
             continue;
@@ -203,13 +206,19 @@ pub(crate) async fn apply(inputs: &Inputs<'_>, set: ObjectSet) -> ObjectPass {
         }
         match nomad_objects::read(client, kind, &name, namespace.as_deref()).await {
             Ok(value) => {
+                if is_acl(kind) {
+                    acl_answered = Some(None);
+                }
                 let object = value.map(|value| LiveObject {
                     owner: owner(kind, key, &value, &source.name, &owned, &records),
                     value,
                 });
                 live.insert(key.clone(), object);
             }
-            Err(e) if e.is_acl_disabled() => acl_disabled = true,
+            Err(e) if e.is_acl_disabled() => {
+                acl_disabled = true;
+                acl_answered = Some(Some(now));
+            }
             Err(e) => {
                 unreadable.insert(key.clone(), format!("cannot read it from Nomad: {e}"));
             }
@@ -287,6 +296,12 @@ pub(crate) async fn apply(inputs: &Inputs<'_>, set: ObjectSet) -> ObjectPass {
                         Status::Kept,
                         why.clone(),
                     )),
+                    Decision::DeleteRefused(why) => pass.reports.push(ObjectReport::new(
+                        &what,
+                        &action.path,
+                        Status::Blocked,
+                        format!("its file left Git, but it stays: {why}"),
+                    )),
                     _ => {}
                 }
                 continue;
@@ -303,6 +318,7 @@ pub(crate) async fn apply(inputs: &Inputs<'_>, set: ObjectSet) -> ObjectPass {
                 path: spec.path.clone(),
                 fingerprint: Some(spec.fingerprint()),
                 id,
+                delete_refused: None,
             };
             let (verb, event) = match &action.decision {
                 Decision::Unchanged => {
@@ -391,7 +407,10 @@ pub(crate) async fn apply(inputs: &Inputs<'_>, set: ObjectSet) -> ObjectPass {
                     format!("changed outside Git ({}); put back", fields_text(fields)),
                     EventKind::DriftCorrected,
                 ),
-                Decision::Prune | Decision::Forget | Decision::Kept(_) => continue,
+                Decision::Prune
+                | Decision::Forget
+                | Decision::Kept(_)
+                | Decision::DeleteRefused(_) => continue,
             };
             let error = if let Some(why) = halted(ctx) {
                 Some(why.to_owned())
@@ -456,6 +475,9 @@ pub(crate) async fn apply(inputs: &Inputs<'_>, set: ObjectSet) -> ObjectPass {
             if check_all {
                 s.objects_checked = Some(now);
             }
+            if let Some(disabled) = acl_answered {
+                s.acl_disabled = disabled;
+            }
         })
         .await;
     pass
@@ -481,6 +503,7 @@ pub(crate) async fn prune(inputs: &Inputs<'_>, pass: &mut ObjectPass) {
         ..
     } = *inputs;
     let mut removed = Vec::new();
+    let mut refused = Vec::new();
     let mut unclaim: BTreeSet<String> = std::mem::take(&mut pass.forgotten);
     for kind in Kind::ALL.into_iter().rev() {
         for (action, value) in pass.prunes.iter().filter(|(a, _)| a.kind == kind) {
@@ -492,12 +515,23 @@ pub(crate) async fn prune(inputs: &Inputs<'_>, pass: &mut ObjectPass) {
                 path: action.path.clone(),
                 fingerprint: None,
                 id: None,
+                delete_refused: None,
             };
+            // In use (Nomad refuses) or halted: blocked until that changes; any other error
+            // is a failure the next pass tries again.
             let result = match halted(ctx) {
-                Some(why) => Err(why.to_owned()),
+                Some(why) => Err((Status::Blocked, why.to_owned())),
                 None => nomad_objects::delete(client, &record, value)
                     .await
-                    .map_err(|e| e.to_string()),
+                    .map_err(|e| {
+                        let in_use = matches!(&e, ObjectError::Nomad(n) if n.is_in_use());
+                        let status = if in_use {
+                            Status::Blocked
+                        } else {
+                            Status::Failed
+                        };
+                        (status, e.to_string())
+                    }),
             };
             match result {
                 Ok(()) => {
@@ -521,14 +555,13 @@ pub(crate) async fn prune(inputs: &Inputs<'_>, pass: &mut ObjectPass) {
                         unclaim.insert(action.key.clone());
                     }
                 }
-                Err(why) => {
+                Err((status, why)) => {
+                    if status == Status::Blocked && halted(ctx).is_none() {
+                        refused.push((action.key.clone(), record, why.clone()));
+                    }
                     let detail = format!("its file left Git, but it stays: {why}");
-                    pass.reports.push(ObjectReport::new(
-                        &what,
-                        &action.path,
-                        Status::Blocked,
-                        detail,
-                    ));
+                    pass.reports
+                        .push(ObjectReport::new(&what, &action.path, status, detail));
                 }
             }
         }
@@ -538,13 +571,16 @@ pub(crate) async fn prune(inputs: &Inputs<'_>, pass: &mut ObjectPass) {
     {
         tracing::warn!(source = %source.name, error = %e, "cannot remove deleted objects from the registry; the next pass tries again");
     }
-    if !removed.is_empty() {
+    if !removed.is_empty() || !refused.is_empty() {
         let name = source.name.clone();
         ctx.recorder
             .record(Save::Now, move |state| {
                 let s = state.source_mut(&name);
                 for key in removed {
                     s.objects.remove(&key);
+                }
+                for (key, record, why) in refused {
+                    s.objects.entry(key).or_insert(record).delete_refused = Some(why);
                 }
             })
             .await;
@@ -683,6 +719,7 @@ fn record_from_key(key: &str, path: &str) -> Option<ObjectRecord> {
         path: path.to_owned(),
         fingerprint: None,
         id: None,
+        delete_refused: None,
     })
 }
 

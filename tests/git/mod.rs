@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod https;
 pub mod repo;
 pub mod sshd;
+pub mod world;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;

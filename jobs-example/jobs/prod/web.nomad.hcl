@@ -70,6 +70,13 @@ job "web" {
         volumes = ["local/default.conf:/etc/nginx/conf.d/default.conf"]
       }
 
+      # The greeting comes from the Nomad variable nomad/jobs/web (cluster/variables/), which
+      # drover writes before it registers this job; the job's identity may read it.
+      template {
+        destination = "local/greeting.txt"
+        data        = "{{ with nomadVar \"nomad/jobs/web\" }}{{ .greeting }}{{ end }}"
+      }
+
       template {
         destination   = "local/default.conf"
         data          = file("../../files/web/nginx.conf")

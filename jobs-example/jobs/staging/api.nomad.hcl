@@ -28,6 +28,12 @@ job "api" {
   namespace   = "staging"
   datacenters = var.datacenters
 
+  # Registered only once every job of a lower wave that the same commit changed has ended:
+  # here after the migrate job (wave 0) ran, so that a release migrates before it deploys.
+  meta = {
+    "drover.wave" = "1"
+  }
+
   group "api" {
     count = var.api_count
 
