@@ -160,6 +160,14 @@ fn demo_config(example: &Path, demo: &Demo<'_>) -> anyhow::Result<String> {
     if let Some(sources) = table.get_mut("source").and_then(toml::Value::as_array_mut) {
         for source in sources.iter_mut().filter_map(toml::Value::as_table_mut) {
             source.insert("url".into(), repo.display().to_string().into());
+            // The example's demo age key lives in the repository, beside the example's config.
+            if let Some(file) = source
+                .get("age_identity_file")
+                .and_then(toml::Value::as_str)
+            {
+                let file = repo.join(file).display().to_string();
+                source.insert("age_identity_file".into(), file.into());
+            }
         }
     }
     Ok(toml::to_string(&table)?)

@@ -350,7 +350,7 @@ fn required_secret(
 }
 
 /// `<what>_file` or `<what>_credential`, not both; `None` when neither is set.
-fn secret(
+pub(super) fn secret(
     cx: &Ctx,
     key: &KeyPath,
     what: &str,

@@ -123,6 +123,12 @@ pub(super) struct RawSource {
     pub acl_roles: Vec<String>,
     #[serde(default)]
     pub nomad_variables: Vec<String>,
+    /// Globs of SOPS files (encrypted with age) that become Nomad variables.
+    #[serde(default)]
+    pub encrypted_variables: Vec<String>,
+    /// The age identity that decrypts them: a file, or a systemd credential.
+    pub age_identity_file: Option<PathBuf>,
+    pub age_identity_credential: Option<String>,
     /// Take over objects of the same name that drover did not create.
     #[serde(default)]
     pub adopt: bool,

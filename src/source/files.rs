@@ -8,6 +8,14 @@ pub trait RepoFiles: Send + Sync {
     /// The content of the regular file at `path`, a normalized repository-relative path (see
     /// [`join`]).
     fn read(&self, path: &str) -> Result<Vec<u8>, FileError>;
+
+    /// The file at `path` as UTF-8 text.
+    fn read_text(&self, path: &str) -> Result<String, FileError> {
+        String::from_utf8(self.read(path)?).map_err(|_| FileError::Unreadable {
+            path: path.to_owned(),
+            detail: "not valid UTF-8 text".to_owned(),
+        })
+    }
 }
 
 /// Why a file of the repository cannot be read. Each names the path as the repository knows it.

@@ -267,7 +267,7 @@ async fn run(env: Env, action: Action, prepared: Option<Prepared>) -> Done {
 
 /// Why no register or prune may start now, if none may: a shutdown, or this instance no longer
 /// leads (high availability). Those in flight finish either way.
-fn halted(ctx: &Context) -> Option<&'static str> {
+pub(super) fn halted(ctx: &Context) -> Option<&'static str> {
     if ctx.shutdown.is_cancelled() {
         Some("drover is shutting down")
     } else if ctx.fence.as_ref().is_some_and(|f| !f.holds()) {

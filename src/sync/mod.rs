@@ -27,6 +27,8 @@ use tokio_util::sync::CancellationToken;
 pub use cache::PrepareCache;
 pub use report::{JobReport, ObjectReport, PassReport, Status};
 
+pub(crate) use objects::read_files as read_object_files;
+
 use crate::apply::Limits;
 use crate::config::Source;
 use crate::events::{Event, EventKind};

@@ -154,13 +154,7 @@ fn work_tree(source: &Source, dir: &Path) -> anyhow::Result<Listed> {
 
 /// Every problem of the object files, each as a pass would report it.
 fn check_objects(files: &dyn RepoFiles, objects: &[(Kind, String)]) -> Vec<Diagnostic> {
-    let read = |path: &str| {
-        let bytes = files.read(path)?;
-        String::from_utf8(bytes).map_err(|_| crate::source::FileError::Unreadable {
-            path: path.to_owned(),
-            detail: "not valid UTF-8 text".to_owned(),
-        })
-    };
+    let read = |path: &str| files.read_text(path);
     let mut problems = Vec::new();
     for (kind, path) in objects {
         let errors = match read(path) {

@@ -74,6 +74,14 @@ job "api" {
         LISTEN_ADDR = "0.0.0.0:${NOMAD_PORT_http}"
       }
 
+      # The database credentials come from the Nomad variable nomad/jobs/api, which drover
+      # decrypts from cluster/secrets/prod/api.sops.yaml and writes before this job.
+      template {
+        destination = "secrets/db.env"
+        env         = true
+        data        = "{{ with nomadVar \"nomad/jobs/api\" }}DB_USER={{ .db_user }}\nDB_PASSWORD={{ .db_password }}{{ end }}"
+      }
+
       template {
         destination = "local/api.env"
         env         = true
