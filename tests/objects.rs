@@ -114,6 +114,17 @@ async fn live(w: &World) -> BTreeMap<&'static str, Option<Value>> {
     ])
 }
 
+/// A person writes the web variable's greeting, with check-and-set as the CLI does.
+async fn greet_by_hand(w: &World) {
+    let var = client(w).in_namespace("team");
+    let read = var.variable("nomad/jobs/web", &Query::now()).await;
+    let index = read.expect("variable").value.modify_index;
+    let items = BTreeMap::from([("greeting".to_owned(), "by hand".to_owned())]);
+    var.put_variable("nomad/jobs/web", &items, index)
+        .await
+        .expect("the person's write");
+}
+
 fn description(object: &Option<Value>) -> &str {
     object
         .as_ref()
@@ -227,17 +238,7 @@ async fn a_change_by_hand_is_reported_and_put_back_with_self_heal() {
     let mut policy = c.acl_policy("ops").await.expect("read").expect("policy");
     policy["Description"] = json!("by hand");
     c.put_acl_policy("ops", &policy).await.expect("edit policy");
-    let var = c.in_namespace("team");
-    let index = var
-        .variable("nomad/jobs/web", &Query::now())
-        .await
-        .expect("variable")
-        .value
-        .modify_index;
-    let items = BTreeMap::from([("greeting".to_owned(), "by hand".to_owned())]);
-    var.put_variable("nomad/jobs/web", &items, index)
-        .await
-        .expect("edit variable");
+    greet_by_hand(&w).await;
 
     // Between drift checks nothing is read: the files did not change.
     let quiet = w.pass(Options::default()).await;
@@ -419,17 +420,7 @@ async fn a_variable_changed_between_read_and_write_is_not_overwritten() {
         .await
         .expect("drover read the variable");
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let var = client(&w).in_namespace("team");
-    let index = var
-        .variable("nomad/jobs/web", &Query::now())
-        .await
-        .expect("variable")
-        .value
-        .modify_index;
-    let mine = BTreeMap::from([("greeting".to_owned(), "by hand".to_owned())]);
-    var.put_variable("nomad/jobs/web", &mine, index)
-        .await
-        .expect("the person's write");
+    greet_by_hand(&w).await;
     let report = pass.await.expect("pass");
     let (status, detail) = object_status(&report, OBJECTS[4]);
     assert_eq!(status, Status::Failed, "{detail}");

@@ -273,6 +273,22 @@ impl KindError {
     }
 }
 
+/// Every error that parsing `text` finds, as printed; a test helper of every kind's tests.
+/// Panics when the text parses. A file the text names (a policy's `rules_file`) is read from
+/// `files`.
+#[cfg(test)]
+pub(crate) fn refusals(
+    kind: Kind,
+    path: &str,
+    text: &str,
+    files: &dyn Fn(&str) -> Result<String, crate::source::FileError>,
+) -> Vec<String> {
+    match parse(kind, path, text, files) {
+        Ok(spec) => panic!("{text:?} passed: {spec:?}"),
+        Err(e) => e.iter().map(ToString::to_string).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -64,10 +64,9 @@ mod tests {
     use super::*;
 
     fn errors(path: &str, text: &str) -> Vec<String> {
-        match parse(path, text) {
-            Ok(spec) => panic!("{text:?} passed: {spec:?}"),
-            Err(e) => e.iter().map(ToString::to_string).collect(),
-        }
+        crate::kinds::refusals(Kind::Namespace, path, text, &|p| {
+            Err(crate::source::FileError::Missing { path: p.to_owned() })
+        })
     }
 
     #[test]

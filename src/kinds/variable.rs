@@ -173,10 +173,9 @@ mod tests {
     use super::*;
 
     fn errors(path: &str, text: &str) -> Vec<String> {
-        match parse(path, text) {
-            Ok(spec) => panic!("{text:?} passed: {spec:?}"),
-            Err(e) => e.iter().map(ToString::to_string).collect(),
-        }
+        crate::kinds::refusals(Kind::Variable, path, text, &|p| {
+            Err(crate::source::FileError::Missing { path: p.to_owned() })
+        })
     }
 
     #[test]
