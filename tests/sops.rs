@@ -335,7 +335,7 @@ fn keys_and_recipients() {
 
     let for_alice = dir.encrypt("a.yaml", VARIABLE, &[&alice]);
     let file = sops::read("a.yaml", &for_alice).expect("valid");
-    assert_eq!(sops::recipients(&file), [alice.clone()]);
+    assert_eq!(sops::recipients(&file), [alice.as_str()]);
     let e = sops::decrypt(&file, &dir.identities(&["bob.txt"])).expect_err("not for bob");
     let message = e.to_string();
     assert!(matches!(e, SopsError::NoIdentity { .. }), "{e:?}");

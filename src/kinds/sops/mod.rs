@@ -733,3 +733,139 @@ fn json(value: &Value) -> Json {
         Value::Map(_) | Value::List(_) => Json::Null,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use age::armor::{ArmoredWriter, Format};
+    use age::secrecy::ExposeSecret;
+    use zeroize::Zeroizing;
+
+    use super::cipher::tests::seal;
+    use super::*;
+
+    const LASTMODIFIED: &str = "2024-05-01T10:20:30Z";
+
+    /// `payload` as an armored age file for `recipient`, as sops writes a data key.
+    fn age_stanza(recipient: &age::x25519::Recipient, payload: &[u8]) -> String {
+        let encryptor =
+            age::Encryptor::with_recipients(std::iter::once(recipient as &dyn age::Recipient))
+                .expect("encryptor");
+        let armored = ArmoredWriter::wrap_output(Vec::new(), Format::AsciiArmor).expect("armor");
+        let mut writer = encryptor.wrap_output(armored).expect("writer");
+        writer.write_all(payload).expect("write");
+        let armored = writer.finish().expect("finish").finish().expect("finish");
+        String::from_utf8(armored).expect("ASCII")
+    }
+
+    /// A SOPS YAML document of `body` whose MAC is SHA-512 over `mac_input`.
+    fn document(key: &[u8; 32], body: &str, mac_input: &[&[u8]], only_encrypted: bool) -> String {
+        let identity = age::x25519::Identity::generate();
+        let mut mac = Sha512::new();
+        if only_encrypted {
+            mac.update(Sha256::digest(b"sops"));
+        }
+        mac_input.iter().for_each(|bytes| mac.update(bytes));
+        let mac = crate::render::hex(&mac.finalize()).to_ascii_uppercase();
+        let key = Zeroizing::new(*key);
+        let stanza = age_stanza(&identity.to_public(), &key[..]).replace('\n', "\n        ");
+        format!(
+            "{body}sops:\n  age:\n    - recipient: {}\n      enc: |\n        {stanza}\n  lastmodified: \"{LASTMODIFIED}\"\n  mac: {}\n  mac_only_encrypted: {only_encrypted}\n  version: 3.11.0\n# identity: {}\n",
+            identity.to_public(),
+            seal(&key, LASTMODIFIED, &mac, "str"),
+            identity.to_string().expose_secret(),
+        )
+    }
+
+    /// The identity a [`document`] names in its last line.
+    fn identity_of(text: &str) -> Identities {
+        let line = text.lines().last().expect("a line");
+        Identities::parse(line.trim_start_matches("# identity: ")).expect("identity")
+    }
+
+    fn body(key: &[u8; 32]) -> String {
+        let key = Zeroizing::new(*key);
+        format!(
+            "a: {}\nb_unencrypted: 2\nc:\n  - {}\n  - null\n  - d:\n      e: {}\nf: \"\"\n",
+            seal(&key, "a:", "1", "str"),
+            seal(&key, "c:", "x", "str"),
+            seal(&key, "c:d:e:", "True", "bool"),
+        )
+    }
+
+    #[test]
+    fn the_mac_covers_every_value_in_file_order() {
+        let key = [9u8; 32];
+        let text = document(&key, &body(&key), &[b"1", b"2", b"x", b"True"], false);
+        let doc = parse("d.yaml", &text).expect("valid");
+        let tree = decrypt_tree(&doc, &identity_of(&text)).expect("decrypts");
+        assert_eq!(
+            tree,
+            serde_json::json!({"a": "1", "b_unencrypted": 2, "c": ["x", null, {"d": {"e": true}}], "f": ""})
+        );
+        for wrong in [
+            &[&b"2"[..], b"1", b"x", b"True"][..],
+            &[b"1", b"x", b"True"],
+            &[b"1", b"2", b"x", b"true"],
+        ] {
+            let text = document(&key, &body(&key), wrong, false);
+            let doc = parse("d.yaml", &text).expect("valid");
+            let e = decrypt_tree(&doc, &identity_of(&text)).expect_err("another MAC");
+            assert!(matches!(e, SopsError::MacMismatch { .. }), "{e:?}");
+        }
+        let only = document(&key, &body(&key), &[b"1", b"x", b"True"], true);
+        let doc = parse("d.yaml", &only).expect("valid");
+        assert!(
+            decrypt_tree(&doc, &identity_of(&only)).is_ok(),
+            "mac_only_encrypted leaves clear values out, after its own prefix"
+        );
+    }
+
+    #[test]
+    fn values_must_be_encrypted_where_sops_encrypts() {
+        let key = [9u8; 32];
+        let text = document(&key, "a: plain\nb: 3\nok_unencrypted: 3\n", &[], false);
+        let errors: Vec<String> = parse("d.yaml", &text)
+            .expect_err("in clear")
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                "d.yaml:1:4: `a` is not an `ENC[AES256_GCM,data:...,iv:...,tag:...,type:...]` value: encrypt the file with sops",
+                "d.yaml:2:4: `b` is in clear where sops encrypts: encrypt the file with sops",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stanza_without_a_data_key_is_named() {
+        let identity = age::x25519::Identity::generate();
+        let short = [5u8; 31];
+        let stanza = age_stanza(&identity.to_public(), &short);
+        let ids = Identities::parse(identity.to_string().expose_secret()).expect("identity");
+        let e = ids
+            .data_key("d.yaml", &[("age1x".into(), stanza)])
+            .expect_err("31 bytes");
+        assert_eq!(
+            e.to_string(),
+            "d.yaml: the age data key for age1x does not open: it holds 31 bytes, not a 32-byte data key"
+        );
+        assert!(!format!("{e:?}").contains("5, 5"));
+    }
+
+    #[test]
+    fn an_item_holding_a_map_is_named_not_shown() {
+        let mut tree = serde_json::json!({"items": {"ok": 1, "deep": {"x": "hunter2"}}});
+        let e = items("v.yaml", &mut tree).expect_err("a map");
+        for text in [e.to_string(), format!("{e:?}")] {
+            assert!(!text.contains("hunter2"), "{text}");
+        }
+        assert_eq!(
+            e.to_string(),
+            "v.yaml: `items.deep` holds a map or a list: a Nomad variable's items are strings"
+        );
+    }
+}
