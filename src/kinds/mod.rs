@@ -57,6 +57,7 @@ mod diff;
 mod namespace;
 mod node_pool;
 mod read;
+pub mod sops;
 mod variable;
 
 use std::collections::BTreeMap;

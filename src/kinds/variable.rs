@@ -12,7 +12,7 @@ use super::{Kind, KindError, Spec};
 use crate::render::Position;
 
 /// Nomad's `maxVariableSize`: the bytes of every key and value together.
-const MAX_SIZE: usize = 65536;
+pub(super) const MAX_SIZE: usize = 65536;
 
 /// `create_*` and `modify_*` are what `nomad var get` prints and `nomad var put` accepts back.
 const SCHEMA: &[Field] = &[
@@ -38,14 +38,15 @@ pub fn variable(
 }
 
 /// What a check is about, for its position in the file.
-enum Part<'a> {
+pub(super) enum Part<'a> {
     Path,
     Namespace,
     Items,
     Key(&'a str),
 }
 
-fn build(
+/// [`variable`], with `at` placing each problem in the file.
+pub(super) fn build(
     file: &str,
     var_path: &str,
     namespace: Option<&str>,
@@ -79,7 +80,7 @@ fn build(
     if items.contains_key("") {
         error(Part::Key(""), "an item's key is empty".into());
     }
-    let size: usize = items.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let size = size(&items);
     if size > MAX_SIZE {
         let message = format!(
             "variable {var_path:?}: its items are {size} bytes (keys and values), over Nomad's limit of {MAX_SIZE} bytes (64 KiB)"
@@ -98,6 +99,11 @@ fn build(
         path: file.to_owned(),
         fields: Map::from_iter([("Items".to_owned(), Json::Object(items))]),
     })
+}
+
+/// What Nomad counts against [`MAX_SIZE`]: the bytes of every key and value.
+pub(super) fn size(items: &BTreeMap<String, String>) -> usize {
+    items.iter().map(|(k, v)| k.len() + v.len()).sum()
 }
 
 /// Nomad's `ValidatePath`: 1 to 128 of `a-zA-Z0-9-_~/` (so no `.`, and no `..` segment), and
