@@ -109,6 +109,10 @@ pub enum Command {
         /// Print every warning (text format), not each kind folded into one line per file.
         #[arg(long, short)]
         verbose: bool,
+        /// An age identity file (as `age-keygen` writes it): with --config, also decrypt each
+        /// source's SOPS files and check their MAC; without it they are checked offline.
+        #[arg(long, value_name = "FILE")]
+        age_identity: Option<PathBuf>,
     },
     /// Ask a running drover for its status and print it as a table.
     ///
@@ -147,6 +151,7 @@ pub fn main(cli: Cli) -> ExitCode {
             var_files,
             vars,
             verbose,
+            age_identity,
         } => {
             let options = crate::validate::Options {
                 config: validate_config(&cli.config, !paths.is_empty()),
@@ -156,6 +161,7 @@ pub fn main(cli: Cli) -> ExitCode {
                 var_files,
                 vars,
                 detail: detail(verbose),
+                age_identity,
             };
             crate::validate::run(&options)
         }

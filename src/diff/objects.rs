@@ -20,11 +20,14 @@ pub struct FieldChange {
     pub field: String,
     pub live: Option<String>,
     pub desired: Option<String>,
+    /// A secret's item: the values are never shown.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub secret: bool,
 }
 
 /// The entries of every object file of the source at the snapshot.
 pub(super) async fn entries(source: &Source, snapshot: &Snapshot, client: &Client) -> Vec<Entry> {
-    let set = read_object_files(snapshot);
+    let set = read_object_files(snapshot, source.objects.age_identity.as_ref());
     let mut entries: Vec<Entry> = set
         .broken
         .into_iter()
@@ -82,6 +85,7 @@ pub(super) async fn entries(source: &Source, snapshot: &Snapshot, client: &Clien
                         field: c.field,
                         live: c.live,
                         desired: c.desired,
+                        secret: c.secret,
                     })
                     .collect();
             }
@@ -91,18 +95,19 @@ pub(super) async fn entries(source: &Source, snapshot: &Snapshot, client: &Clien
     entries
 }
 
-/// `~ Description: "a" => "b"`, one line per field.
+/// `~ Description: a => b`, or `~ Items.password: (secret changed)`, one line per field.
 pub(super) fn text(fields: &[FieldChange]) -> String {
     let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".to_owned());
     fields
         .iter()
-        .map(|f| {
-            format!(
+        .map(|f| match f.secret {
+            true => format!("  ~ {}: (secret changed)\n", f.field),
+            false => format!(
                 "  ~ {}: {} => {}\n",
                 f.field,
                 show(&f.live),
                 show(&f.desired)
-            )
+            ),
         })
         .collect()
 }

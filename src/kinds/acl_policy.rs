@@ -62,6 +62,7 @@ pub(super) fn parse(
         namespace: None,
         path: path.to_owned(),
         fields: values,
+        secret: None,
     })
 }
 

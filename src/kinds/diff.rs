@@ -13,8 +13,20 @@ use super::{Change, Spec};
 /// text, ignoring only trailing whitespace at line ends and at the end. Policies (roles): as a
 /// set of names. Lists of drivers, modes and pools: as sets. A block (`Capabilities`) is
 /// compared whole, since writing it replaces it whole. Absent, `null`, `""`, `[]` and `{}` are
-/// alike. Empty: in step.
+/// alike. Empty: in step. A secret's values are never in a change (see [`Change::secret`]).
 pub fn changes(spec: &Spec, live: &Value) -> Vec<Change> {
+    let mut out = compare(spec, live);
+    if spec.secret.is_some() {
+        for change in &mut out {
+            change.live = None;
+            change.desired = None;
+            change.secret = true;
+        }
+    }
+    out
+}
+
+fn compare(spec: &Spec, live: &Value) -> Vec<Change> {
     let mut out = Vec::new();
     for (field, desired) in &spec.fields {
         let live = live.get(field);
@@ -37,6 +49,7 @@ pub fn changes(spec: &Spec, live: &Value) -> Vec<Change> {
                         field: field.clone(),
                         live: live.map(|names| names_text(&names)),
                         desired: desired.map(|names| names_text(&names)),
+                        secret: false,
                     });
                 }
             }
@@ -138,6 +151,7 @@ fn change(field: &str, live: Option<&Value>, desired: Option<&Value>) -> Change 
         field: field.to_owned(),
         live: show(live),
         desired: show(desired),
+        secret: false,
     }
 }
 
@@ -167,6 +181,7 @@ mod tests {
             namespace: None,
             path: "x.hcl".into(),
             fields,
+            secret: None,
         }
     }
 
@@ -191,12 +206,14 @@ mod tests {
                 Change {
                     field: "Description".into(),
                     live: Some("old".into()),
-                    desired: Some("new".into())
+                    desired: Some("new".into()),
+                    secret: false,
                 },
                 Change {
                     field: "Quota".into(),
                     live: None,
-                    desired: Some("q".into())
+                    desired: Some("q".into()),
+                    secret: false,
                 },
             ]
         );
@@ -238,6 +255,23 @@ mod tests {
     }
 
     #[test]
+    fn a_secrets_changes_name_the_items_and_never_hold_a_value() {
+        let s = Spec {
+            secret: Some(super::super::DigestKey::derive(b"key")),
+            ..spec(Kind::Variable, json!({"Items": {"password": "new-secret"}}))
+        };
+        let live = json!({"Items": {"password": "old-secret"}});
+        let c = changes(&s, &live);
+        assert_eq!(fields(&c), ["Items.password"]);
+        assert!(c[0].secret && c[0].live.is_none() && c[0].desired.is_none());
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("new-secret") && !shown.contains("old-secret"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn rules_ignore_only_trailing_whitespace() {
         let s = spec(
             Kind::AclPolicy,
@@ -264,7 +298,8 @@ mod tests {
             [Change {
                 field: "Policies".into(),
                 live: Some("[\"a\"]".into()),
-                desired: Some("[\"a\",\"b\"]".into())
+                desired: Some("[\"a\",\"b\"]".into()),
+                secret: false,
             }]
         );
     }

@@ -62,6 +62,7 @@ mod variable;
 
 use std::collections::BTreeMap;
 
+use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -149,6 +150,31 @@ pub struct Spec {
     /// fields (Name, Path, Namespace, ID). A field the file leaves out is not compared and not
     /// sent.
     pub fields: Map<String, Value>,
+    /// Set for a variable decrypted from a SOPS file: its values are secret. Its fingerprint
+    /// is then keyed, and [`changes`] names the items that differ, never their values.
+    pub secret: Option<DigestKey>,
+}
+
+/// The key of the digest that stands for a secret's values where drover keeps a record of
+/// them (the state's fingerprint), so that the record never lets anyone test a guess of a
+/// value. Derived from the source's age identity, which the repository never holds.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DigestKey([u8; 32]);
+
+impl DigestKey {
+    /// The key for the identity whose text is `identity`.
+    pub fn derive(identity: &[u8]) -> Self {
+        let mut digest = Sha256::new();
+        digest.update(b"drover secret digest v1\0");
+        digest.update(identity);
+        Self(digest.finalize().into())
+    }
+}
+
+impl std::fmt::Debug for DigestKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DigestKey(..)")
+    }
 }
 
 /// Bumped whenever the same file comes to mean a different object.
@@ -206,8 +232,16 @@ impl Spec {
             self.namespace,
             canonical(&Value::Object(self.fields.clone())),
         ]);
-        let digest = Sha256::digest(inputs.to_string().as_bytes());
-        crate::render::hex(&digest)
+        let text = inputs.to_string();
+        match &self.secret {
+            Some(DigestKey(key)) => {
+                let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
+                    .expect("HMAC takes a key of any length");
+                mac.update(text.as_bytes());
+                crate::render::hex(&mac.finalize().into_bytes())
+            }
+            None => crate::render::hex(&Sha256::digest(text.as_bytes())),
+        }
     }
 }
 
@@ -235,6 +269,8 @@ pub struct Change {
     /// absent).
     pub live: Option<String>,
     pub desired: Option<String>,
+    /// The values are a secret's: `live` and `desired` are never filled.
+    pub secret: bool,
 }
 
 /// Reads one file of `kind`. `read` reads another file of the same commit (for an ACL policy's
@@ -304,6 +340,7 @@ mod tests {
             namespace: (kind == Kind::Variable).then(|| "prod".to_owned()),
             path: "x.hcl".into(),
             fields,
+            secret: None,
         }
     }
 
@@ -404,6 +441,15 @@ mod tests {
             ..base.clone()
         };
         assert_eq!(moved.fingerprint(), fp, "the path is not an input");
+        // A secret's digest is keyed: without the key, a guess of the values cannot be tested.
+        let keyed = |key: &[u8]| Spec {
+            secret: Some(DigestKey::derive(key)),
+            ..base.clone()
+        };
+        assert_ne!(keyed(b"one").fingerprint(), fp);
+        assert_ne!(keyed(b"one").fingerprint(), keyed(b"two").fingerprint());
+        assert_eq!(keyed(b"one").fingerprint(), keyed(b"one").fingerprint());
+        assert_eq!(format!("{:?}", DigestKey::derive(b"one")), "DigestKey(..)");
         let variants = [
             Spec {
                 kind: Kind::NodePool,

@@ -76,6 +76,7 @@ pub(super) fn parse(path: &str, text: &str) -> Result<Spec, Vec<KindError>> {
         namespace: None,
         path: path.to_owned(),
         fields: values,
+        secret: None,
     })
 }
 

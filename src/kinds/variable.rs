@@ -98,6 +98,7 @@ pub(super) fn build(
         namespace: Some(namespace.to_owned()),
         path: file.to_owned(),
         fields: Map::from_iter([("Items".to_owned(), Json::Object(items))]),
+        secret: None,
     })
 }
 

@@ -21,6 +21,7 @@ fn policy(name: &str, description: &str) -> Spec {
         namespace: None,
         path: format!("acl/{name}.policy.hcl"),
         fields,
+        secret: None,
     }
 }
 

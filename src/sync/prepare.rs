@@ -141,7 +141,7 @@ pub(crate) fn prepare(
     };
     Ok(PreparedSet {
         desired,
-        objects: read_files(&snapshot),
+        objects: read_files(&snapshot, source.objects.age_identity.as_ref()),
         waves,
         snapshot,
         settings,

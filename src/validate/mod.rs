@@ -56,6 +56,9 @@ pub struct Options {
     pub vars: Vec<String>,
     /// How the text shows warnings: each kind folded into one line per file, or every one.
     pub detail: render::Detail,
+    /// An age identity file (`age-keygen`'s): with it, `--config` decrypts the sources' SOPS
+    /// files and checks their MAC and values too.
+    pub age_identity: Option<PathBuf>,
 }
 
 /// Runs the command; the exit code says whether anything is wrong.
@@ -67,7 +70,11 @@ pub fn run(opts: &Options) -> anyhow::Result<ExitCode> {
         (Some(config), true) => {
             let path = config.path.display();
             println!("{path}: valid ({} source(s))", config.sources.len());
-            let (groups, files, scratch) = sources::groups(config)?;
+            let identities = match &opts.age_identity {
+                Some(path) => Some(age_identities(path)?),
+                None => None,
+            };
+            let (groups, files, scratch) = sources::groups(config, identities.as_ref())?;
             _scratch = Some(scratch);
             (groups, files)
         }
@@ -89,6 +96,14 @@ pub fn run(opts: &Options) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The age identities in the file at `path`; its content is never shown.
+fn age_identities(path: &Path) -> anyhow::Result<crate::kinds::sops::Identities> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the age identity file {}", path.display()))?;
+    crate::kinds::sops::Identities::parse(&text)
+        .with_context(|| format!("age identity file {}", path.display()))
 }
 
 /// Files read through one repository, rendered with one source's settings and rules.

@@ -12,7 +12,8 @@ use std::sync::atomic::AtomicBool;
 
 use super::{Diagnostic, Group, JobFile, WorkTree};
 use crate::config::{Config, RepoUrl, Source};
-use crate::kinds::{self, Kind, KindError};
+use crate::kinds::sops::{self, Identities};
+use crate::kinds::{self, Kind};
 use crate::render::{self, Settings};
 use crate::source::{Listed as Selected, Mirror, RepoFiles, Selection, verify};
 
@@ -39,14 +40,19 @@ impl Drop for Scratch {
 }
 
 /// One group per source, and its job files (reported by repository path).
-pub(super) fn groups(config: &Config) -> anyhow::Result<(Vec<Group>, Vec<JobFile>, Scratch)> {
+/// `age_identity`: the text of an age identity file that decrypts the sources' SOPS files (they
+/// are checked without it, but for their MAC and values).
+pub(super) fn groups(
+    config: &Config,
+    age_identity: Option<&Identities>,
+) -> anyhow::Result<(Vec<Group>, Vec<JobFile>, Scratch)> {
     let scratch = Scratch::new()?;
     let mut groups = Vec::new();
     let mut files = Vec::new();
     for source in &config.sources {
         let (repo, paths, problems) = match &source.url {
-            RepoUrl::Local(dir) if !is_repository(dir) => work_tree(source, dir)?,
-            _ => at_commit(source, scratch.path())?,
+            RepoUrl::Local(dir) if !is_repository(dir) => work_tree(source, dir, age_identity)?,
+            _ => at_commit(source, scratch.path(), age_identity)?,
         };
         for path in paths {
             files.push(JobFile {
@@ -77,7 +83,11 @@ pub(super) fn groups(config: &Config) -> anyhow::Result<(Vec<Group>, Vec<JobFile
 type Listed = (Box<dyn RepoFiles>, Vec<String>, Vec<Diagnostic>);
 
 /// The source's job files at the current commit of its revision, from a scratch mirror.
-fn at_commit(source: &Source, scratch: &Path) -> anyhow::Result<Listed> {
+fn at_commit(
+    source: &Source,
+    scratch: &Path,
+    age_identity: Option<&Identities>,
+) -> anyhow::Result<Listed> {
     let mirror = Mirror::open(source, scratch)?;
     let fetched = mirror.fetch(&AtomicBool::new(false))?;
     let snapshot = mirror.snapshot(fetched.commit)?;
@@ -114,12 +124,10 @@ fn at_commit(source: &Source, scratch: &Path) -> anyhow::Result<Listed> {
         }
     }
     let paths = snapshot.files.iter().map(|f| f.path.clone()).collect();
-    let objects: Vec<(Kind, String)> = Kind::ALL
-        .into_iter()
-        .zip(&snapshot.groups)
-        .flat_map(|(kind, files)| files.iter().map(move |f| (kind, f.path.clone())))
+    let objects: Vec<(usize, String)> = (snapshot.groups.iter().enumerate())
+        .flat_map(|(group, files)| files.iter().map(move |f| (group, f.path.clone())))
         .collect();
-    problems.extend(check_objects(&snapshot, &objects));
+    problems.extend(check_objects(&snapshot, &objects, age_identity));
     Ok((Box::new(snapshot), paths, problems))
 }
 
@@ -130,7 +138,11 @@ fn is_repository(dir: &Path) -> bool {
 
 /// The files of `dir` that the source's `paths` select and `exclude` does not, and its
 /// object files, checked.
-fn work_tree(source: &Source, dir: &Path) -> anyhow::Result<Listed> {
+fn work_tree(
+    source: &Source,
+    dir: &Path,
+    age_identity: Option<&Identities>,
+) -> anyhow::Result<Listed> {
     let selection = Selection::new(
         &source.paths,
         &source.exclude,
@@ -144,39 +156,66 @@ fn work_tree(source: &Source, dir: &Path) -> anyhow::Result<Listed> {
     for path in found {
         match selection.classify(&path) {
             Some(Selected::Job) => paths.push(path),
-            Some(Selected::Group(i)) => objects.push((Kind::ALL[i], path)),
+            Some(Selected::Group(group)) => objects.push((group, path)),
             None => {}
         }
     }
-    let problems = check_objects(&tree, &objects);
+    let problems = check_objects(&tree, &objects, age_identity);
     Ok((Box::new(tree), paths, problems))
 }
 
-/// Every problem of the object files, each as a pass would report it.
-fn check_objects(files: &dyn RepoFiles, objects: &[(Kind, String)]) -> Vec<Diagnostic> {
+/// Every problem of the object files, each as a pass would report it. `objects`: each file
+/// with its group (a kind in [`Kind::ALL`] order, then the SOPS files).
+fn check_objects(
+    files: &dyn RepoFiles,
+    objects: &[(usize, String)],
+    age_identity: Option<&Identities>,
+) -> Vec<Diagnostic> {
     let read = |path: &str| files.read_text(path);
     let mut problems = Vec::new();
-    for (kind, path) in objects {
-        let errors = match read(path) {
-            Ok(text) => kinds::parse(*kind, path, &text, &read)
-                .err()
-                .unwrap_or_default(),
-            Err(e) => vec![KindError {
-                path: path.clone(),
-                position: None,
-                message: e.to_string(),
-            }],
+    for (group, path) in objects {
+        let text = match read(path) {
+            Ok(text) => text,
+            Err(e) => {
+                problems.push(error(path, None, e.to_string()));
+                continue;
+            }
         };
-        problems.extend(errors.iter().map(|e| Diagnostic {
-            path: e.path.clone(),
-            line: e.position.map(|p| p.line),
-            column: e.position.map(|p| p.column),
-            severity: "error",
-            message: e.message.clone(),
-            warning: None,
+        let errors = match Kind::ALL.get(*group) {
+            Some(kind) => kinds::parse(*kind, path, &text, &read).err(),
+            None => match (sops::read(path, &text), age_identity) {
+                (Err(errors), _) => Some(errors),
+                (Ok(file), Some(identities)) => {
+                    if let Err(e) = sops::decrypt(&file, identities) {
+                        // The error names the file first; the diagnostic names it already.
+                        let message = e.to_string();
+                        let message = message
+                            .strip_prefix(&format!("{path}: "))
+                            .unwrap_or(&message);
+                        problems.push(error(path, None, message.to_owned()));
+                    }
+                    None
+                }
+                (Ok(_), None) => None,
+            },
+        };
+        problems.extend(errors.into_iter().flatten().map(|e| {
+            let at = e.position.map(|p| (p.line, p.column));
+            error(&e.path, at, e.message)
         }));
     }
     problems
+}
+
+fn error(path: &str, at: Option<(usize, usize)>, message: String) -> Diagnostic {
+    Diagnostic {
+        path: path.to_owned(),
+        line: at.map(|(line, _)| line),
+        column: at.map(|(_, column)| column),
+        severity: "error",
+        message,
+        warning: None,
+    }
 }
 
 /// Every regular file under `dir`, repository-relative, skipping dot-directories.

@@ -6,7 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::display;
-use crate::kinds::{self, Kind, Spec};
+use crate::config::Secret;
+use crate::kinds::sops::{self, Identities};
+use crate::kinds::{self, DigestKey, Kind, KindError, Spec};
 use crate::source::{RepoFiles, Snapshot};
 use crate::sync::{ObjectReport, Status};
 
@@ -20,29 +22,38 @@ pub(crate) struct ObjectSet {
     pub unparsed: BTreeSet<Kind>,
 }
 
-/// Reads every object file of the commit. No Nomad call.
-pub(crate) fn read_files(snapshot: &Snapshot) -> ObjectSet {
+/// Reads every object file of the commit, and decrypts the SOPS files with `age_identity`.
+/// No Nomad call.
+pub(crate) fn read_files(snapshot: &Snapshot, age_identity: Option<&Secret>) -> ObjectSet {
     let mut set = ObjectSet::default();
     let read = |path: &str| snapshot.read_text(path);
-    for (kind, files) in Kind::ALL.into_iter().zip(&snapshot.groups) {
-        for file in files {
-            let parsed = read(&file.path)
-                .map_err(|e| vec![e.to_string()])
-                .and_then(|text| {
-                    kinds::parse(kind, &file.path, &text, &read)
-                        .map_err(|errors| errors.iter().map(ToString::to_string).collect())
-                });
-            match parsed {
-                Ok(spec) => set.specs.push(spec),
-                Err(errors) => {
-                    set.unparsed.insert(kind);
-                    set.broken.push(ObjectReport::new(
-                        &format!("{} file", kind.noun()),
-                        &file.path,
-                        Status::Blocked,
-                        errors.join("\n"),
-                    ));
-                }
+    let encrypted = snapshot.groups.get(Kind::ALL.len());
+    let encrypted = encrypted
+        .into_iter()
+        .flatten()
+        .map(|f| (Kind::Variable, f, true));
+    let plain = Kind::ALL.into_iter().zip(&snapshot.groups);
+    let plain = plain.flat_map(|(kind, files)| files.iter().map(move |f| (kind, f, false)));
+    let mut identity = None;
+    for (kind, file, sealed) in plain.chain(encrypted) {
+        let text = read(&file.path).map_err(|e| vec![e.to_string()]);
+        let parsed = text.and_then(|text| match sealed {
+            false => kinds::parse(kind, &file.path, &text, &read).map_err(lines),
+            true => {
+                let key = identity.get_or_insert_with(|| load_identity(age_identity));
+                decrypt(&file.path, &text, key)
+            }
+        });
+        match parsed {
+            Ok(spec) => set.specs.push(spec),
+            Err(errors) => {
+                set.unparsed.insert(kind);
+                set.broken.push(ObjectReport::new(
+                    &format!("{} file", kind.noun()),
+                    &file.path,
+                    Status::Blocked,
+                    errors.join("\n"),
+                ));
             }
         }
     }
@@ -85,4 +96,32 @@ pub(crate) fn read_files(snapshot: &Snapshot) -> ObjectSet {
         }
     }
     set
+}
+
+/// The source's age identities and the digest key derived from them, or why there are none.
+type Identity = Result<(Identities, DigestKey), String>;
+
+fn load_identity(secret: Option<&Secret>) -> Identity {
+    let secret = secret.ok_or("the source sets no age_identity_file or age_identity_credential")?;
+    let text = secret
+        .read()
+        .map_err(|e| format!("cannot read the age identity: {e}"))?;
+    let identities = Identities::parse(&text).map_err(|e| e.to_string())?;
+    Ok((identities, DigestKey::derive(text.as_bytes())))
+}
+
+/// A SOPS file as the variable it holds, its values marked secret.
+fn decrypt(path: &str, text: &str, identity: &Identity) -> Result<Spec, Vec<String>> {
+    let file = sops::read(path, text).map_err(lines)?;
+    let (identities, key) = identity
+        .as_ref()
+        .map_err(|why| vec![format!("{path}: {why}")])?;
+    let mut spec = sops::decrypt(&file, identities).map_err(|e| vec![e.to_string()])?;
+    spec.secret = Some(key.clone());
+    Ok(spec)
+}
+
+/// A file's errors, one line each.
+fn lines(errors: Vec<KindError>) -> Vec<String> {
+    errors.iter().map(ToString::to_string).collect()
 }
