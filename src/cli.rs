@@ -14,7 +14,7 @@ const EXIT_PROBLEMS: u8 = 1;
 
 /// drover keeps the jobs of a Nomad cluster in step with a Git repository of job files.
 #[derive(Debug, Parser)]
-#[command(name = "drover", version, about, long_about = None)]
+#[command(name = "drover", version = crate::selfdoc::VERSION, about, long_about = None)]
 pub struct Cli {
     /// The configuration file.
     #[arg(
@@ -138,6 +138,25 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:9315")]
         listen: std::net::SocketAddr,
     },
+    /// Print the shell completion script for SHELL to stdout.
+    ///
+    /// bash: `drover completions bash > ~/.local/share/bash-completion/completions/drover`;
+    /// zsh: into a directory of `$fpath` as `_drover`; fish: into
+    /// `~/.config/fish/completions/drover.fish`. The Debian package installs all three.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (drover.1 and drover-COMMAND.1 for each command) into DIR.
+    ///
+    /// The Debian package's pages are written by the binary it ships, so they describe that
+    /// binary; from a source build, e.g. `drover man --dir ~/.local/share/man/man1`.
+    Man {
+        /// The directory to write into; created if need be.
+        #[arg(long)]
+        dir: PathBuf,
+    },
 }
 
 /// Runs a parsed command line and returns the process exit code.
@@ -208,6 +227,11 @@ pub fn main(cli: Cli) -> ExitCode {
         }),
         Command::Status { addr } => crate::serve::status_command(&addr),
         Command::Run => run_daemon(&cli.config),
+        Command::Completions { shell } => {
+            crate::selfdoc::completions(shell, &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { dir } => crate::selfdoc::man_pages(&dir).map(|()| ExitCode::SUCCESS),
     };
     match outcome {
         Ok(code) => code,

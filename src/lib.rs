@@ -46,6 +46,7 @@ pub mod notifier;
 pub mod policy;
 pub mod reconcile;
 pub mod render;
+pub mod selfdoc;
 pub mod serve;
 pub mod source;
 pub mod state;

@@ -1,5 +1,5 @@
-//! The `drover` command line as a person uses it: help, version, the commands this version
-//! cannot run yet, configuration validation, and the demo of the README.
+//! The `drover` command line as a person uses it: help, version, completions, man pages,
+//! configuration validation, and the demo of the README.
 
 mod common;
 
@@ -25,19 +25,99 @@ fn stderr(o: &Output) -> String {
 
 #[test]
 fn version_and_help() {
-    let v = drover(&["--version"]);
-    assert!(v.status.success());
-    assert_eq!(
-        stdout(&v).trim(),
-        format!("drover {}", env!("CARGO_PKG_VERSION"))
-    );
+    for flag in ["--version", "-V"] {
+        let v = drover(&[flag]);
+        assert!(v.status.success());
+        let line = stdout(&v);
+        let commit = line
+            .trim()
+            .strip_prefix(&format!("drover {} (commit ", env!("CARGO_PKG_VERSION")))
+            .and_then(|rest| rest.strip_suffix(')'))
+            .map(|rest| rest.split(", ").next().unwrap_or(rest))
+            .unwrap_or_else(|| panic!("drover VERSION (commit ...): {line:?}"));
+        assert!(commit == "unknown" || is_commit(commit), "{line:?}");
+        if let (None, Some(head)) = (option_env!("DROVER_BUILD_COMMIT"), git_head()) {
+            assert!(commit.starts_with(&head), "{line:?} names HEAD {head}");
+        }
+    }
     let help = stdout(&drover(&["--help"]));
-    for command in ["run", "sync", "diff", "validate", "status", "demo"] {
+    for command in subcommands() {
         assert!(
             help.contains(&format!("  {command} ")),
             "--help lists {command}:\n{help}"
         );
     }
+}
+
+/// A short commit as `build.rs` records it: 12 hex digits, `-dirty` when the tree had changes.
+fn is_commit(commit: &str) -> bool {
+    let hash = commit.strip_suffix("-dirty").unwrap_or(commit);
+    hash.len() == 12 && hash.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// HEAD of the checkout the tests run in, when they run in one.
+fn git_head() -> Option<String> {
+    let o = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()?;
+    o.status.success().then(|| stdout(&o).trim().to_owned())
+}
+
+/// Every subcommand, from the command-line definitions themselves.
+fn subcommands() -> Vec<String> {
+    use clap::CommandFactory;
+    drover::cli::Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect()
+}
+
+#[test]
+fn completions_for_each_shell_name_every_subcommand() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = drover(&["completions", shell]);
+        assert!(o.status.success(), "{shell}: {}", stderr(&o));
+        let script = stdout(&o);
+        for command in subcommands() {
+            assert!(script.contains(&command), "{shell} completes {command}");
+        }
+        assert!(
+            script.contains("allow-mass-prune"),
+            "{shell} completes flags"
+        );
+    }
+    let unknown = drover(&["completions", "tcsh"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
+}
+
+#[test]
+fn man_pages_for_drover_and_every_subcommand() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("man1");
+    let o = drover(&["man", "--dir", out.to_str().expect("utf-8 path")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut pages: Vec<String> = std::fs::read_dir(&out)
+        .expect("the directory was created")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
+    let mut expected: Vec<String> = subcommands()
+        .iter()
+        .map(|c| format!("drover-{c}.1"))
+        .chain(["drover.1".to_owned()])
+        .collect();
+    expected.sort();
+    assert_eq!(pages, expected);
+    let sync = std::fs::read_to_string(out.join("drover-sync.1")).expect("sync's page");
+    assert!(sync.contains(".TH drover-sync 1"), "roff: {sync}");
+    assert!(sync.contains("\\-\\-once"), "{sync}");
+    let main = std::fs::read_to_string(out.join("drover.1")).expect("drover's page");
+    assert!(
+        main.contains("drover\\-sync(1)"),
+        "drover(1) points at the others: {main}"
+    );
 }
 
 #[test]

@@ -116,8 +116,7 @@ pub(super) fn sources(
     cx: &Ctx,
 ) -> Result<Vec<Source>, ConfigError> {
     if raw.is_empty() {
-        let message =
-            "no [[source]] table: drover has nothing to sync (see jobs-example/drover.toml)";
+        let message = "no [[source]] table: drover has nothing to sync; add one with at least `name` and `url`";
         return Err(cx.invalid(&KeyPath::root("source"), message));
     }
     let mut seen = BTreeMap::new();

@@ -1,5 +1,7 @@
-//! Tests that keep `jobs-example/drover.toml` in step with the schema: it loads as the demo
-//! setup, shows every key the schema accepts, and shows the real defaults.
+//! Tests that keep the two annotated configurations in step with the schema:
+//! `jobs-example/drover.toml` loads as the demo setup, and `packaging/deb/drover.toml` (the
+//! Debian package's `/etc/drover/drover.toml`) is that example made into a fresh installation's
+//! file. Both show every key the schema accepts, with the real defaults.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -16,6 +18,22 @@ fn example_path() -> PathBuf {
 
 fn example_text() -> String {
     std::fs::read_to_string(example_path()).unwrap_or_else(|e| panic!("reading the example: {e}"))
+}
+
+fn conffile_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/deb/drover.toml")
+}
+
+fn conffile_text() -> String {
+    std::fs::read_to_string(conffile_path()).unwrap_or_else(|e| panic!("reading the conffile: {e}"))
+}
+
+/// Both annotated files, by name.
+fn annotated() -> [(&'static str, String); 2] {
+    [
+        ("jobs-example/drover.toml", example_text()),
+        ("packaging/deb/drover.toml", conffile_text()),
+    ]
 }
 
 #[test]
@@ -39,8 +57,8 @@ fn example_parses_as_the_demo_setup() {
     }
 }
 
-/// The example with every `# key = value` and `# [table]` line uncommented.
-fn uncommented_example() -> String {
+/// `text` with every `# key = value` and `# [table]` line uncommented.
+fn uncommented(text: &str) -> String {
     let uncomment = |line: &str| {
         let Some(rest) = line.strip_prefix("# ") else {
             return line.to_owned();
@@ -56,11 +74,7 @@ fn uncommented_example() -> String {
             line.to_owned()
         }
     };
-    example_text()
-        .lines()
-        .map(uncomment)
-        .collect::<Vec<_>>()
-        .join("\n")
+    text.lines().map(uncomment).collect::<Vec<_>>().join("\n")
 }
 
 /// The keys serde accepts in a table, read from its unknown-field error, so that the list
@@ -83,11 +97,16 @@ fn schema_keys(header: &str) -> BTreeSet<String> {
 }
 
 #[test]
-fn example_shows_every_key_of_the_schema() {
-    let text = uncommented_example();
+fn annotated_files_show_every_key_of_the_schema() {
+    for (name, text) in annotated() {
+        shows_every_key_of_the_schema(name, &uncommented(&text));
+    }
+}
+
+fn shows_every_key_of_the_schema(name: &str, text: &str) {
     // Deserializing catches a misspelled or renamed key, and a value of the wrong type.
-    toml::from_str::<RawConfig>(&text).unwrap_or_else(|e| panic!("uncommented example: {e}"));
-    let doc: toml::Table = toml::from_str(&text).expect("uncommented example is TOML");
+    toml::from_str::<RawConfig>(text).unwrap_or_else(|e| panic!("uncommented {name}: {e}"));
+    let doc: toml::Table = toml::from_str(text).expect("uncommented file is TOML");
     let keys = |v: Option<&toml::Value>| -> BTreeSet<String> {
         v.and_then(toml::Value::as_table)
             .map(|t| t.keys().cloned().collect())
@@ -126,20 +145,24 @@ fn example_shows_every_key_of_the_schema() {
         ),
     ];
     for (table, shown, schema) in tables {
-        assert_eq!(
-            shown, schema,
-            "keys of [{table}] in jobs-example/drover.toml"
-        );
+        assert_eq!(shown, schema, "keys of [{table}] in {name}");
     }
     assert!(
         keys(east).contains("address"),
-        "the example shows a [clusters.NAME] table"
+        "{name} shows a [clusters.NAME] table"
     );
 }
 
 #[test]
-fn example_shows_the_real_defaults() {
-    let raw: RawConfig = toml::from_str(&uncommented_example()).unwrap_or_else(|e| panic!("{e}"));
+fn annotated_files_show_the_real_defaults() {
+    for (name, text) in annotated() {
+        let raw: RawConfig =
+            toml::from_str(&uncommented(&text)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        shows_the_real_defaults(&raw);
+    }
+}
+
+fn shows_the_real_defaults(raw: &RawConfig) {
     let (nomad, default) = (&raw.nomad, RawCluster::default());
     let timing = |c: &RawCluster| {
         (
@@ -200,4 +223,112 @@ fn example_shows_the_real_defaults() {
         .as_ref()
         .and_then(|p| p.forbidden_drivers.clone());
     assert_eq!(policy, Some(vec!["raw_exec".to_owned(), "exec".to_owned()]));
+}
+
+/// What the conffile says in place of the example's first line.
+const CONFFILE_INTRO: &str = "\
+# /etc/drover/drover.toml: the configuration of drover.service, and the reference of every key.
+#
+# drover starts once this file names a Git repository of job files to follow: uncomment the
+# [[source]] line below with at least its `name` and `url`, and the keys your repository needs.
+# Check the file, then enable and start the service (the package does neither):
+#   sudo env CREDENTIALS_DIRECTORY=/etc/credstore drover validate
+#   sudo systemctl enable --now drover
+# The unit passes /etc/credstore/nomad-token, git-token and webhook-secret to drover as the
+# credentials of those names (token_credential, password_credential, webhook_secret_credential
+# below); create the ones you need, readable by root alone.
+";
+
+/// The example's words that only fit the demo, and what the conffile says instead. Each one
+/// must occur once in the example, so that rewording the example there fails a test instead of
+/// slipping into the package.
+const CONFFILE_EDITS: &[(&str, &str)] = &[
+    (
+        "# drover.toml: the configuration of the bundled demo, and the reference of every key.\n",
+        CONFFILE_INTRO,
+    ),
+    (
+        "\
+# One table per repository of job files, or per part of one. Here: the two environments of
+# this directory's layout (jobs/staging/ and jobs/prod/, each with a var file under vars/ and
+# a namespace of its own), both from `.`, the directory of this file. The first table shows
+# every key a source takes; the second only what differs.
+",
+        "\
+# One table per repository of job files, or per part of one (an environment's directory). At
+# least one is required; the keys below show every key a source takes.
+",
+    ),
+    (
+        "url = \".\"\n",
+        "url = \"https://git.example.com/ops/jobs.git\"\n",
+    ),
+];
+
+/// `jobs-example/drover.toml` made into the file a fresh installation starts from: the demo's
+/// words replaced, its second source left out, and every setting commented out, `[[source]]`
+/// included (any source written here would be a placeholder that cannot be fetched). The other
+/// table headers stay, so that a key uncommented under one lands in its table.
+fn conffile_from_example(example: &str) -> String {
+    let mut sources = 0;
+    let blocks: Vec<&str> = example
+        .split("\n\n")
+        .filter(|block| {
+            if block.lines().any(|l| l == "[[source]]") {
+                sources += 1;
+            }
+            sources < 2 || !block.lines().any(|l| l == "[[source]]")
+        })
+        .collect();
+    let mut text = blocks.join("\n\n");
+    for (from, to) in CONFFILE_EDITS {
+        assert_eq!(
+            text.matches(from).count(),
+            1,
+            "once in the example: {from:?}"
+        );
+        text = text.replacen(from, to, 1);
+    }
+    let is_setting = |line: &str| {
+        line == "[[source]]" || !(line.is_empty() || line.starts_with('#') || line.starts_with('['))
+    };
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            if is_setting(line) {
+                format!("# {line}")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    lines.join("\n") + "\n"
+}
+
+#[test]
+fn conffile_is_the_example_made_for_an_installation() {
+    let expected = conffile_from_example(&example_text());
+    // For whoever changed the example: rewrite the conffile from it, then review the diff.
+    if std::env::var_os("DROVER_WRITE_CONFFILE").is_some() {
+        std::fs::write(conffile_path(), &expected).expect("write the conffile");
+    }
+    assert!(
+        conffile_text() == expected,
+        "packaging/deb/drover.toml is out of step with jobs-example/drover.toml; \
+         rewrite it with `DROVER_WRITE_CONFFILE=1 cargo test conffile` and review the diff"
+    );
+}
+
+#[test]
+fn conffile_loads_once_a_source_is_uncommented() {
+    let err = Config::load_with(&conffile_path(), &Env::default()).expect_err("no source yet");
+    assert!(err.to_string().contains("no [[source]]"), "{err}");
+    let mut text = conffile_text();
+    for line in ["[[source]]\n", "name = ", "url = "] {
+        text = text.replacen(&format!("# {line}"), line, 1);
+    }
+    let config = Config::parse(&text, &conffile_path(), &Env::default())
+        .unwrap_or_else(|e| panic!("the conffile with a source: {e}"));
+    assert_eq!(config.sources.len(), 1);
+    assert_eq!(config.state.dir, Path::new("/var/lib/drover"));
 }
