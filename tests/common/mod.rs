@@ -6,3 +6,4 @@ pub mod local;
 pub mod pki;
 pub mod serve;
 pub mod sim;
+pub mod sops;
