@@ -239,6 +239,6 @@ impl fmt::Display for Block {
 }
 
 /// A commit or fingerprint shortened for people, as `git log --oneline` does.
-fn short(hex: &str) -> &str {
+pub(crate) fn short(hex: &str) -> &str {
     hex.get(..12).unwrap_or(hex)
 }

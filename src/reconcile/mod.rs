@@ -29,6 +29,7 @@ mod tests_prune;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
+pub(crate) use action::short;
 pub use action::{Action, ActionKind, Block, Problem, PruneRefusal, Reason};
 pub use known::live_from_state;
 

@@ -123,7 +123,7 @@ pub(super) async fn execute(inputs: Inputs<'_>) -> Vec<JobReport> {
                 wave,
                 reason: format!(
                     "wave {wave} of commit {} did not succeed ({what}: {}), so the later waves of this commit wait",
-                    short(&env.commit),
+                    crate::reconcile::short(&env.commit),
                     failed.report.status.word()
                 ),
             };
@@ -178,10 +178,6 @@ fn earlier_stop(env: &Env) -> Option<WavesStopped> {
     let state = env.ctx.recorder.lock();
     let stop = state.source(&env.source.name).waves_stopped.clone();
     stop.filter(|s| s.commit == env.commit)
-}
-
-fn short(commit: &str) -> &str {
-    &commit[..commit.len().min(12)]
 }
 
 /// Whether a job's end in a wave keeps the later waves from starting: anything but a
