@@ -37,6 +37,16 @@ pub enum JobState {
 }
 
 impl JobState {
+    pub const ALL: [JobState; 7] = [
+        Self::Synced,
+        Self::Pending,
+        Self::Deploying,
+        Self::Failed,
+        Self::Blocked,
+        Self::Drifted,
+        Self::Pruned,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Synced => "synced",
@@ -63,6 +73,9 @@ pub struct JobStatus {
     pub deployment_id: Option<String>,
     /// A running deployment's progress, e.g. `running 3/5 healthy, 1 canary`.
     pub progress: Option<String>,
+    /// The same progress as healthy and desired allocations, for the pages' progress bar.
+    #[serde(skip)]
+    pub progress_counts: Option<(u64, u64)>,
     /// Why the job is blocked or failed, as the pass's report and the events tell it: a file's
     /// errors first and its warnings folded by kind.
     pub last_error: Option<String>,
@@ -427,6 +440,7 @@ impl Board {
                 deployment_status: None,
                 deployment_id: None,
                 progress: None,
+                progress_counts: None,
                 last_error: None,
                 last_error_full: None,
             });
@@ -441,11 +455,17 @@ impl Board {
             EventKind::Registered | EventKind::DriftCorrected => {
                 job.state = JobState::Deploying;
                 job.progress = None;
+                job.progress_counts = None;
                 job.set_error(None);
             }
             EventKind::Progress | EventKind::Promoted => {
                 job.state = JobState::Deploying;
                 job.progress = Some(event.detail.clone());
+                if !event.groups.is_empty() {
+                    let healthy = event.groups.iter().map(|g| g.healthy).sum();
+                    let desired = event.groups.iter().map(|g| g.desired).sum();
+                    job.progress_counts = Some((healthy, desired));
+                }
             }
             EventKind::Succeeded => {
                 job.state = JobState::Synced;
@@ -453,15 +473,20 @@ impl Board {
                 job.version = event.version.or(job.version);
                 job.applied_commit.clone_from(&event.commit);
                 job.progress = None;
+                job.progress_counts = None;
             }
             EventKind::Failed => {
                 job.state = JobState::Failed;
                 job.deployment_status = Some("failed");
                 job.set_error(Some(event.detail.clone()));
                 job.progress = None;
+                job.progress_counts = None;
             }
             EventKind::RolledBack => job.version = event.version,
-            EventKind::Superseded => job.progress = None,
+            EventKind::Superseded => {
+                job.progress = None;
+                job.progress_counts = None;
+            }
             EventKind::Blocked => {
                 job.state = JobState::Blocked;
                 job.set_error(Some(event.detail.clone()));
@@ -610,6 +635,7 @@ fn jobs(
                     .and_then(|e| e.deployment_id.clone())
                     .or_else(|| outcome.and_then(|o| o.tracked.deployment_id.clone())),
                 progress: earlier.and_then(|e| e.progress.clone()),
+                progress_counts: earlier.and_then(|e| e.progress_counts),
                 last_error: problem.then(|| j.detail.clone()),
                 last_error_full: j.full_detail.clone().filter(|_| problem),
             }
