@@ -132,6 +132,7 @@ fn cluster(url: &str) -> Cluster {
         connect_timeout: Duration::from_secs(5),
         max_response_bytes: 16 * 1024 * 1024,
         blocking_wait: WAIT,
+        ui_url: None,
         retry: Retry {
             max_retries: 4,
             min_delay: Duration::from_millis(250),

@@ -55,3 +55,4 @@ pub mod sync;
 pub mod systemd;
 pub mod trigger;
 pub mod validate;
+pub mod web;

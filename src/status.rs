@@ -2,7 +2,7 @@
 //! `/readyz`, the metrics and `STATUS=` lines: per source its latest passes, per job where it
 //! stands. Owns that model and the health rules; never calls Nomad or Git.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::config::{RepoUrl, Revision, Source};
 use crate::events::{Event, EventKind, Outcome};
 use crate::leader::Holder;
+use crate::source::CommitSummary;
 use crate::state::SourceState;
 use crate::state::{JobKey, JobRecord};
 use crate::sync::{PassReport, Status};
@@ -19,6 +20,8 @@ use crate::sync::{PassReport, Status};
 const STUCK_INTERVALS: u32 = 3;
 /// Nomad must have answered within this long for `/readyz`.
 const NOMAD_FRESHNESS: Duration = Duration::from_secs(300);
+/// Pass durations kept per source, for the pages' sparkline.
+const PASS_DURATIONS_KEPT: usize = 30;
 
 /// Where a job stands, as `/status` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -34,6 +37,16 @@ pub enum JobState {
 }
 
 impl JobState {
+    pub const ALL: [JobState; 7] = [
+        Self::Synced,
+        Self::Pending,
+        Self::Deploying,
+        Self::Failed,
+        Self::Blocked,
+        Self::Drifted,
+        Self::Pruned,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Synced => "synced",
@@ -60,6 +73,9 @@ pub struct JobStatus {
     pub deployment_id: Option<String>,
     /// A running deployment's progress, e.g. `running 3/5 healthy, 1 canary`.
     pub progress: Option<String>,
+    /// The same progress as healthy and desired allocations, for the pages' progress bar.
+    #[serde(skip)]
+    pub progress_counts: Option<(u64, u64)>,
     /// Why the job is blocked or failed, as the pass's report and the events tell it: a file's
     /// errors first and its warnings folded by kind.
     pub last_error: Option<String>,
@@ -86,6 +102,10 @@ pub struct SourceStatus {
     pub interval_seconds: u64,
     pub last_fetched_commit: Option<String>,
     pub last_synced_commit: Option<String>,
+    /// The subject and author of the last fetched commit, when the mirror could read them.
+    pub fetched_summary: Option<CommitSummary>,
+    /// The same of the last synced commit, when it was fetched while this daemon ran.
+    pub synced_summary: Option<CommitSummary>,
     #[serde(with = "humantime_serde")]
     pub last_pass_at: Option<SystemTime>,
     /// `converged`, `problems` or `error`.
@@ -107,6 +127,29 @@ pub struct SourceStatus {
     interval: Duration,
     #[serde(skip)]
     last_progress: Instant,
+    /// How long the last passes took, oldest first.
+    #[serde(skip)]
+    pass_durations: VecDeque<Duration>,
+}
+
+impl SourceStatus {
+    /// How long the last passes (at most 30) took, oldest first.
+    pub fn pass_durations(&self) -> impl ExactSizeIterator<Item = Duration> + '_ {
+        self.pass_durations.iter().copied()
+    }
+
+    /// Keeps the summary of the fetched commit, and of the synced one when they are the same.
+    fn set_summaries(&mut self, fetched: Option<&CommitSummary>) {
+        if let Some(fetched) = fetched {
+            self.fetched_summary = Some(fetched.clone());
+        }
+        let is_synced = |s: &CommitSummary| Some(&s.commit) == self.last_synced_commit.as_ref();
+        if let Some(fetched) = self.fetched_summary.as_ref().filter(|s| is_synced(s)) {
+            self.synced_summary = Some(fetched.clone());
+        } else if !self.synced_summary.as_ref().is_some_and(is_synced) {
+            self.synced_summary = None;
+        }
+    }
 }
 
 /// The `/status` document, borrowed from the board: with thousands of jobs a copy of it was
@@ -119,6 +162,15 @@ pub struct Document<'a> {
     /// Who leads (hostname, instance, since), with high availability on and when known.
     pub leader: Option<&'a Holder>,
     pub sources: Vec<&'a SourceStatus>,
+}
+
+/// Whether drover reaches Nomad, as [`Board::nomad_reachability`] tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reachability {
+    /// Since Nomad last answered a pass or the election; `None` before it ever did.
+    pub answered_ago: Option<Duration>,
+    /// Why the parts that cannot reach Nomad cannot, one line each.
+    pub unreachable: Vec<String>,
 }
 
 /// The progress of a part of the daemon that waits on Nomad (a deployment follower's watch):
@@ -237,6 +289,8 @@ impl Board {
                 interval_seconds: 0,
                 last_fetched_commit: None,
                 last_synced_commit: None,
+                fetched_summary: None,
+                synced_summary: None,
                 last_pass_at: None,
                 last_pass_result: None,
                 last_pass_summary: None,
@@ -248,6 +302,7 @@ impl Board {
                 index: HashMap::new(),
                 interval: source.poll,
                 last_progress: Instant::now(),
+                pass_durations: VecDeque::with_capacity(PASS_DURATIONS_KEPT),
             });
         entry.url = display_url(&source.url);
         entry.revision = match &source.revision {
@@ -314,10 +369,11 @@ impl Board {
         if report.commit.is_some() {
             s.last_fetched_commit.clone_from(&report.commit);
         }
+        s.set_summaries(report.commit_summary.as_ref());
     }
 
-    /// Records a finished pass (successful or not): the loop made progress.
-    pub fn pass_finished(&self, report: &PassReport, state: &SourceState) {
+    /// Records a finished pass (successful or not), which took `took`: the loop made progress.
+    pub fn pass_finished(&self, report: &PassReport, state: &SourceState, took: Duration) {
         let mut inner = self.write();
         if report.error.is_none() {
             inner.nomad_answered = Some(Instant::now());
@@ -328,6 +384,10 @@ impl Board {
         s.passes += 1;
         s.last_progress = Instant::now();
         s.last_pass_at = Some(SystemTime::now());
+        if s.pass_durations.len() == PASS_DURATIONS_KEPT {
+            s.pass_durations.pop_front();
+        }
+        s.pass_durations.push_back(took);
         s.last_pass_summary = Some(report.summary());
         s.last_error.clone_from(&report.error);
         if let Some(refusal) = &report.refused {
@@ -348,6 +408,7 @@ impl Board {
         );
         s.last_fetched_commit.clone_from(&state.last_fetched_commit);
         s.last_synced_commit.clone_from(&state.last_synced_commit);
+        s.set_summaries(report.commit_summary.as_ref());
         if report.error.is_none() {
             let (jobs, index) = jobs(report, state, &s.jobs, &s.index);
             s.jobs = jobs;
@@ -379,6 +440,7 @@ impl Board {
                 deployment_status: None,
                 deployment_id: None,
                 progress: None,
+                progress_counts: None,
                 last_error: None,
                 last_error_full: None,
             });
@@ -393,11 +455,17 @@ impl Board {
             EventKind::Registered | EventKind::DriftCorrected => {
                 job.state = JobState::Deploying;
                 job.progress = None;
+                job.progress_counts = None;
                 job.set_error(None);
             }
             EventKind::Progress | EventKind::Promoted => {
                 job.state = JobState::Deploying;
                 job.progress = Some(event.detail.clone());
+                if !event.groups.is_empty() {
+                    let healthy = event.groups.iter().map(|g| g.healthy).sum();
+                    let desired = event.groups.iter().map(|g| g.desired).sum();
+                    job.progress_counts = Some((healthy, desired));
+                }
             }
             EventKind::Succeeded => {
                 job.state = JobState::Synced;
@@ -405,15 +473,20 @@ impl Board {
                 job.version = event.version.or(job.version);
                 job.applied_commit.clone_from(&event.commit);
                 job.progress = None;
+                job.progress_counts = None;
             }
             EventKind::Failed => {
                 job.state = JobState::Failed;
                 job.deployment_status = Some("failed");
                 job.set_error(Some(event.detail.clone()));
                 job.progress = None;
+                job.progress_counts = None;
             }
             EventKind::RolledBack => job.version = event.version,
-            EventKind::Superseded => job.progress = None,
+            EventKind::Superseded => {
+                job.progress = None;
+                job.progress_counts = None;
+            }
             EventKind::Blocked => {
                 job.state = JobState::Blocked;
                 job.set_error(Some(event.detail.clone()));
@@ -487,6 +560,20 @@ impl Board {
         }
     }
 
+    /// How long ago Nomad last answered, and the parts that cannot reach it now (for the
+    /// pages).
+    pub fn nomad_reachability(&self) -> Reachability {
+        let inner = self.read();
+        Reachability {
+            answered_ago: inner.nomad_answered.map(|t| t.elapsed()),
+            unreachable: inner
+                .parts
+                .iter()
+                .filter_map(Heartbeat::unreachable)
+                .collect(),
+        }
+    }
+
     /// Jobs per state, over every source (for metrics and `STATUS=`).
     pub fn job_counts(&self) -> BTreeMap<JobState, u64> {
         let inner = self.read();
@@ -548,6 +635,7 @@ fn jobs(
                     .and_then(|e| e.deployment_id.clone())
                     .or_else(|| outcome.and_then(|o| o.tracked.deployment_id.clone())),
                 progress: earlier.and_then(|e| e.progress.clone()),
+                progress_counts: earlier.and_then(|e| e.progress_counts),
                 last_error: problem.then(|| j.detail.clone()),
                 last_error_full: j.full_detail.clone().filter(|_| problem),
             }
@@ -632,7 +720,7 @@ mod tests {
             full_detail: Some("error\nwarning 1\nwarning 2".into()),
             followed: false,
         });
-        board.pass_finished(&report, &SourceState::default());
+        board.pass_finished(&report, &SourceState::default(), Duration::ZERO);
         let job = |board: &Board| board.with_document(|d| d.sources[0].jobs[0].clone());
         let shown = job(&board);
         assert_eq!(shown.last_error.as_deref(), Some("error\nfolded warnings"));
@@ -659,7 +747,7 @@ mod tests {
         };
         let mut verified = PassReport::new("apps");
         verified.signer = Some("alice@example.com".into());
-        board.pass_finished(&verified, &SourceState::default());
+        board.pass_finished(&verified, &SourceState::default(), Duration::ZERO);
         assert_eq!(
             source(&board),
             (Some("verified"), Some("alice@example.com".to_owned()))
@@ -668,7 +756,7 @@ mod tests {
         refused.refused = Some(crate::source::verify::Refusal::UnknownKey {
             key: "SHA256:abc".into(),
         });
-        board.pass_finished(&refused, &SourceState::default());
+        board.pass_finished(&refused, &SourceState::default(), Duration::ZERO);
         let (verification, signer) = source(&board);
         assert_eq!(verification, Some("unknown_key"));
         assert_eq!(
@@ -676,6 +764,48 @@ mod tests {
             Some("alice@example.com"),
             "the signer of what still runs"
         );
+    }
+
+    #[test]
+    fn the_board_keeps_the_last_pass_durations_and_the_commits_it_read() {
+        let board = board_with_source("apps");
+        let summary = CommitSummary {
+            commit: "c1".into(),
+            subject: "Bump web".into(),
+            author: "Alice".into(),
+        };
+        let state = SourceState {
+            last_fetched_commit: Some("c1".into()),
+            last_synced_commit: Some("c1".into()),
+            ..SourceState::default()
+        };
+        for ms in 0..40 {
+            let mut report = PassReport::new("apps");
+            report.commit_summary = Some(summary.clone()).filter(|_| ms == 0);
+            board.pass_finished(&report, &state, Duration::from_millis(ms));
+        }
+        board.with_document(|d| {
+            let s = d.sources[0];
+            let kept: Vec<_> = s.pass_durations().map(|d| d.as_millis()).collect();
+            assert_eq!(
+                kept,
+                (10..40).collect::<Vec<_>>(),
+                "the last 30, oldest first"
+            );
+            assert_eq!(s.fetched_summary.as_ref(), Some(&summary));
+            assert_eq!(s.synced_summary.as_ref(), Some(&summary));
+        });
+        let moved = SourceState {
+            last_synced_commit: Some("c0".into()),
+            ..state
+        };
+        board.pass_finished(&PassReport::new("apps"), &moved, Duration::ZERO);
+        board.with_document(|d| {
+            assert_eq!(
+                d.sources[0].synced_summary, None,
+                "no summary of another commit"
+            )
+        });
     }
 
     #[test]

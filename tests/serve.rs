@@ -57,7 +57,9 @@ fn pass(server: &Server, source: &str, error: Option<&str>) {
         jobs: BTreeMap::from([(key, record)]),
         ..SourceState::default()
     };
-    server.board.pass_finished(&report, &state);
+    server
+        .board
+        .pass_finished(&report, &state, Duration::from_millis(250));
 }
 
 #[tokio::test]

@@ -31,6 +31,8 @@ pub struct Cluster {
     /// How long each blocking query drover sends (evaluation and deployment watches) waits
     /// for a change; at most Nomad's own cap of 5 minutes.
     pub blocking_wait: Duration,
+    /// Nomad's web UI (`ui_url`), for links from drover's pages to a job; never called.
+    pub ui_url: Option<url::Url>,
 }
 
 /// TLS settings, mirroring the `nomad` CLI's `-ca-cert`, `-ca-path`, `-client-cert`, ...

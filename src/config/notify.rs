@@ -275,7 +275,7 @@ pub(super) fn commit_status(
             return Err(cx.invalid(&key.key("api_url"), "missing: a Gitea or Forgejo server has no default address (e.g. \"https://gitea.example.com/api/v1\")"));
         }
     };
-    let api_url = api(api_url).map_err(|m| cx.invalid(&key.key("api_url"), m))?;
+    let api_url = http_url(api_url).map_err(|m| cx.invalid(&key.key("api_url"), m))?;
     let repository = raw.repository.trim();
     let shaped = match raw.provider {
         Provider::Gitlab => !repository.is_empty(),
@@ -316,14 +316,14 @@ pub(super) fn commit_status(
 /// `[server] public_url`: where people reach drover's status pages, for links in messages.
 pub(super) fn public_url(raw: Option<&str>, cx: &Ctx) -> Result<Option<Url>, ConfigError> {
     let Some(raw) = raw else { return Ok(None) };
-    api(raw)
+    http_url(raw)
         .map(Some)
         .map_err(|m| cx.invalid(&KeyPath::root("server").key("public_url"), m))
 }
 
 /// An http(s) base URL without credentials, kept without a trailing `/` so that paths join
 /// with one. The value is never echoed.
-fn api(value: &str) -> Result<Url, String> {
+pub(super) fn http_url(value: &str) -> Result<Url, String> {
     let url =
         Url::parse(value.trim_end_matches('/')).map_err(|e| format!("not a valid URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {

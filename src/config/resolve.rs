@@ -11,6 +11,7 @@ use super::cluster::{Cluster, Retry, Tls};
 use super::env::{self, Env};
 use super::error::ConfigError;
 use super::locate::KeyPath;
+use super::notify::http_url;
 use super::schema::{RawCluster, RawConfig};
 use super::secret::Secret;
 use super::{Ctx, DEFAULT_CLUSTER, DEFAULT_TOKEN_CREDENTIAL, check_name};
@@ -101,6 +102,11 @@ impl Layer<'_> {
             retry: self.retry(cx)?,
             max_response_bytes: self.response_bytes(cx)?,
             blocking_wait: self.blocking_wait(cx)?,
+            ui_url: raw
+                .ui_url
+                .as_deref()
+                .map(|u| http_url(u).map_err(|m| cx.invalid(&self.key.key("ui_url"), m)))
+                .transpose()?,
         })
     }
 

@@ -61,6 +61,8 @@ pub(super) struct RawCluster {
     pub max_response_bytes: u64,
     #[serde(with = "humantime_serde")]
     pub blocking_wait: Duration,
+    /// Nomad's web UI, for links from drover's pages.
+    pub ui_url: Option<String>,
 }
 
 impl Default for RawCluster {
@@ -85,6 +87,7 @@ impl Default for RawCluster {
             // Room for ten thousand jobs listed with their meta (about 1 KiB each).
             max_response_bytes: 16 * 1024 * 1024,
             blocking_wait: Duration::from_secs(30),
+            ui_url: None,
         }
     }
 }
@@ -156,6 +159,8 @@ pub(super) struct RawSource {
     pub commit_status: Option<RawCommitStatus>,
     /// The signatures a commit or tag needs before it is deployed.
     pub verify: Option<RawVerify>,
+    /// A commit's page on the forge, `{commit}` standing for its full ID.
+    pub commit_url: Option<String>,
     // Git access: HTTPS credentials, a private CA, SSH keys and host keys.
     pub username: Option<String>,
     pub password_file: Option<PathBuf>,
@@ -237,6 +242,9 @@ pub(super) struct RawServer {
     pub tls_key_file: Option<PathBuf>,
     /// Where people reach this endpoint, for links in notifications and commit statuses.
     pub public_url: Option<String>,
+    /// The token the web pages ask for (bearer or basic auth); unset, they are open.
+    pub ui_auth_token_file: Option<PathBuf>,
+    pub ui_auth_token_credential: Option<String>,
 }
 
 impl Default for RawServer {
@@ -251,6 +259,8 @@ impl Default for RawServer {
             tls_cert_file: None,
             tls_key_file: None,
             public_url: None,
+            ui_auth_token_file: None,
+            ui_auth_token_credential: None,
         }
     }
 }

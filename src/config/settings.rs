@@ -32,6 +32,9 @@ pub struct ServerSettings {
     pub tls: Option<ServerTls>,
     /// Where people reach this endpoint (`public_url`), for links in notifications.
     pub public_url: Option<url::Url>,
+    /// The token the web pages ask for, as a bearer token or a basic-auth password; `None`
+    /// leaves them open. Health, status, metrics and webhook routes keep their own rules.
+    pub ui_auth_token: Option<Secret>,
 }
 
 /// `tls_cert_file` and `tls_key_file`: PEM files read when the server starts.
@@ -70,22 +73,31 @@ pub(super) fn server(raw: &RawServer, cx: &Ctx) -> Result<ServerSettings, Config
         Some(p) => Ok(Some(cx.file_path(p))),
         None => Ok(None),
     };
-    let file = path("webhook_secret_file", raw.webhook_secret_file.as_ref())?;
-    let credential_key = key.key("webhook_secret_credential");
-    let webhook_secret = match (file, &raw.webhook_secret_credential) {
-        (Some(_), Some(_)) => {
-            let message = "set webhook_secret_file or webhook_secret_credential, not both";
-            return Err(cx.invalid(&credential_key, message));
+    let secret = |name: &str, file: Option<&PathBuf>, credential_name: Option<&String>| {
+        let file_key = format!("{name}_file");
+        let credential_key = key.key(&format!("{name}_credential"));
+        match (path(&file_key, file)?, credential_name) {
+            (Some(_), Some(_)) => {
+                let message = format!("set {name}_file or {name}_credential, not both");
+                Err(cx.invalid(&credential_key, message))
+            }
+            (Some(file), None) => Ok(Some(Secret::file(file))),
+            (None, Some(credential_name)) => {
+                credential(cx, &credential_key, credential_name, &file_key).map(Some)
+            }
+            (None, None) => Ok(None),
         }
-        (Some(file), None) => Some(Secret::file(file)),
-        (None, Some(name)) => Some(credential(
-            cx,
-            &credential_key,
-            name,
-            "webhook_secret_file",
-        )?),
-        (None, None) => None,
     };
+    let webhook_secret = secret(
+        "webhook_secret",
+        raw.webhook_secret_file.as_ref(),
+        raw.webhook_secret_credential.as_ref(),
+    )?;
+    let ui_auth_token = secret(
+        "ui_auth_token",
+        raw.ui_auth_token_file.as_ref(),
+        raw.ui_auth_token_credential.as_ref(),
+    )?;
     if !WEBHOOK_BODY_RANGE.contains(&raw.max_webhook_body) {
         let message = format!(
             "must be between {} and {} bytes",
@@ -121,6 +133,7 @@ pub(super) fn server(raw: &RawServer, cx: &Ctx) -> Result<ServerSettings, Config
         request_timeout: raw.request_timeout,
         max_concurrent_requests: raw.max_concurrent_requests,
         public_url: super::notify::public_url(raw.public_url.as_deref(), cx)?,
+        ui_auth_token,
         tls,
     })
 }

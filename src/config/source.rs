@@ -14,7 +14,7 @@ use super::cluster::Cluster;
 use super::error::ConfigError;
 use super::git_access::{GitAccess, SourceLimits, access, limits};
 use super::locate::KeyPath;
-use super::notify::{CommitStatus, commit_status};
+use super::notify::{CommitStatus, commit_status, http_url};
 use super::objects::{Objects, objects};
 use super::policy::Policy;
 use super::schema::{DEFAULT_BRANCH, RawSource};
@@ -58,6 +58,8 @@ pub struct Source {
     pub commit_status: Option<CommitStatus>,
     /// The signatures a commit or tag needs before it is deployed (`None`: none).
     pub verify: Option<Verify>,
+    /// A commit's page on the forge (`commit_url`), `{commit}` standing for its full ID.
+    pub commit_url: Option<String>,
     /// Namespaces, node pools, ACL policies and roles, and variables from the same commit.
     pub objects: Objects,
     /// Credentials, trust and host keys for reaching the repository.
@@ -179,6 +181,8 @@ fn resolve(
             .map(|c| commit_status(c, &raw.name, key, cx))
             .transpose()?,
         verify: verify(raw, key, cx)?,
+        commit_url: commit_url(raw.commit_url.as_deref())
+            .map_err(|m| cx.invalid(&key.key("commit_url"), m))?,
         objects: objects(raw, key, cx, check_repo_path)?,
     })
 }
@@ -336,6 +340,29 @@ fn check_ref_name(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// What `{commit}` stands for in a `commit_url`.
+const COMMIT_PLACEHOLDER: &str = "{commit}";
+
+/// A `commit_url` template: an http(s) URL once `{commit}`, which it must hold, is replaced.
+fn commit_url(value: Option<&str>) -> Result<Option<String>, String> {
+    let Some(value) = value else { return Ok(None) };
+    if !value.contains(COMMIT_PLACEHOLDER) {
+        return Err(format!(
+            "must contain {COMMIT_PLACEHOLDER}, e.g. \"https://github.com/acme/jobs/commit/{COMMIT_PLACEHOLDER}\""
+        ));
+    }
+    http_url(&value.replace(COMMIT_PLACEHOLDER, &"0".repeat(40)))?;
+    Ok(Some(value.to_owned()))
+}
+
+impl Source {
+    /// The page of `commit` on the forge, when `commit_url` is set.
+    pub fn commit_link(&self, commit: &str) -> Option<String> {
+        let template = self.commit_url.as_ref()?;
+        Some(template.replace(COMMIT_PLACEHOLDER, commit))
+    }
 }
 
 /// Tells URLs, scp-like addresses and local paths apart the way Git does.

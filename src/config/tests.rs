@@ -310,3 +310,46 @@ fn ha_defaults_and_bounds() {
         .to_string();
     assert!(err.contains("`ha.cluster`"), "{err}");
 }
+
+#[test]
+fn links_for_the_web_pages() {
+    let config = parse_ok(&format!(
+        "[nomad]\nui_url = \"https://nomad.example.com:4646/\"\n{MINIMAL}commit_url = \"https://github.com/acme/jobs/commit/{{commit}}\"\n"
+    ));
+    let nomad = config.cluster(DEFAULT_CLUSTER).expect("default cluster");
+    assert_eq!(
+        nomad.ui_url.as_ref().map(url::Url::as_str),
+        Some("https://nomad.example.com:4646/")
+    );
+    assert_eq!(
+        config.sources[0].commit_link("abc").as_deref(),
+        Some("https://github.com/acme/jobs/commit/abc")
+    );
+    let error = parse(&format!(
+        "{MINIMAL}commit_url = \"https://github.com/acme/jobs\"\n"
+    ))
+    .expect_err("no {commit}")
+    .to_string();
+    assert!(error.contains("must contain {commit}"), "{error}");
+    let error = parse("[nomad]\nui_url = \"ftp://nomad\"\n")
+        .expect_err("not http")
+        .to_string();
+    assert!(error.contains("ui_url"), "{error}");
+}
+
+#[test]
+fn the_ui_token_comes_from_a_file_or_a_credential_not_both() {
+    let config = parse_ok(&format!(
+        "{MINIMAL}[server]\nui_auth_token_file = \"ui-token\"\n"
+    ));
+    assert!(config.server.ui_auth_token.is_some());
+    let error = parse(&format!(
+        "{MINIMAL}[server]\nui_auth_token_file = \"t\"\nui_auth_token_credential = \"t\"\n"
+    ))
+    .expect_err("both")
+    .to_string();
+    assert!(
+        error.contains("set ui_auth_token_file or ui_auth_token_credential, not both"),
+        "{error}"
+    );
+}

@@ -80,7 +80,7 @@ impl Shared {
     /// Publishes a finished pass: status board, metrics, logs and systemd's `STATUS=`.
     fn pass_finished(&self, source: &Source, report: &PassReport, took: Duration) {
         self.board
-            .pass_finished(report, self.recorder.lock().source(&source.name));
+            .pass_finished(report, self.recorder.lock().source(&source.name), took);
         let result = if report.error.is_some() {
             "error"
         } else if report.converged() {

@@ -69,7 +69,9 @@ async fn open_mirror(source: &Arc<Source>, shared: &Shared) -> Option<Mirror> {
         Ok(Err(e)) => {
             tracing::error!(source = %source.name, error = %e, "cannot open the source's mirror; this source will not sync");
             let report = PassReport::failed(&source.name, e.to_string());
-            shared.board.pass_finished(&report, &Default::default());
+            shared
+                .board
+                .pass_finished(&report, &Default::default(), Duration::ZERO);
             None
         }
         Err(e) => {
@@ -165,7 +167,10 @@ async fn fetch_only(
 ) -> PassReport {
     let mut report = PassReport::new(&source.name);
     match mirror.fetch_async(cancel).await {
-        Ok(fetched) => report.commit = Some(fetched.commit.to_string()),
+        Ok(fetched) => {
+            report.commit = Some(fetched.commit.to_string());
+            report.commit_summary = mirror.commit_summary(fetched.commit);
+        }
         Err(e) => report.error = Some(format!("fetch of {} failed: {e}", source.url)),
     }
     shared.board.fetched(&report);

@@ -154,6 +154,11 @@ pub fn progress_line(groups: &[GroupProgress]) -> String {
     line
 }
 
+/// A commit shortened as `git log --oneline` does.
+pub fn short_commit(commit: &str) -> &str {
+    commit.get(..7).unwrap_or(commit)
+}
+
 /// One outcome about one job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use crate::events::{Event, EventKind};
+use crate::events::{Event, EventKind, short_commit as short};
 
 /// A commit's state, in the forges' common words (each provider maps them to its own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -302,11 +302,6 @@ fn verdict(source: &str, commit: &str, c: &Commit) -> Update {
 
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default()
-}
-
-/// A commit shortened as `git log --oneline` does.
-pub fn short(commit: &str) -> &str {
-    commit.get(..7).unwrap_or(commit)
 }
 
 #[cfg(test)]

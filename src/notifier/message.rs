@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::commits::short;
 use crate::events::Event;
+use crate::events::short_commit as short;
 
 /// One outcome a destination hears.
 #[derive(Debug, Clone)]

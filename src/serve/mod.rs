@@ -9,6 +9,7 @@
 //! | `GET /status/jobs/<namespace>/<job>` | the job's last events, newest first; 404 for a job without any |
 //! | `GET /metrics` | [`Metrics::encode`], Prometheus text format |
 //! | `POST /webhook`, `POST /webhook/<source>` | a forge's push → passes (see `webhook.rs`) |
+//! | `GET /`, `GET /ui/...` | the web pages ([`crate::web`]), behind `ui_auth_token` when set |
 //!
 //! Owns routing, HTTP status codes, TLS and graceful shutdown. Never decides anything about
 //! jobs: it reads the board the loops write and hands triggers to them.
@@ -105,6 +106,7 @@ fn router(ctx: ServeContext) -> Router {
         .route("/status/jobs/{namespace}/{*job}", get(history))
         .route("/metrics", get(metrics))
         .merge(webhooks)
+        .merge(crate::web::routes(ctx.clone()))
         .with_state(ctx)
 }
 

@@ -186,6 +186,11 @@ impl Mirror {
         joined.map_err(|e| self.inner.mirror_error(format!("fetch task failed: {e}")))?
     }
 
+    /// `id`'s subject and author, when the mirror holds it.
+    pub fn commit_summary(&self, id: ObjectId) -> Option<CommitSummary> {
+        summary(&self.inner.repo().to_thread_local(), id)
+    }
+
     /// The repository handle, for snapshots and diffs.
     pub(super) fn repository(&self) -> gix::ThreadSafeRepository {
         self.inner.repo()
@@ -340,9 +345,26 @@ fn mirror_dir(state_dir: &Path, name: &str) -> PathBuf {
 pub fn commit_subject(state_dir: &Path, name: &str, commit: &str) -> Option<String> {
     let repo = open(&mirror_dir(state_dir, name)).ok()?.to_thread_local();
     let id = ObjectId::from_hex(commit.as_bytes()).ok()?;
+    summary(&repo, id).map(|s| s.subject)
+}
+
+/// A commit as people recognise it: its ID, subject line and author.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CommitSummary {
+    pub commit: String,
+    pub subject: String,
+    pub author: String,
+}
+
+fn summary(repo: &gix::Repository, id: ObjectId) -> Option<CommitSummary> {
     let commit = repo.find_commit(id).ok()?;
-    let message = commit.message().ok()?;
-    Some(message.summary().to_string())
+    let subject = commit.message().ok()?.summary().to_string();
+    let author = commit.author().ok()?.name.to_string();
+    Some(CommitSummary {
+        commit: id.to_string(),
+        subject,
+        author,
+    })
 }
 
 fn open_or_init(dir: &Path) -> Result<gix::ThreadSafeRepository, SourceError> {

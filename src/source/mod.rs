@@ -51,7 +51,7 @@ pub use changes::{Changes, Renamed};
 pub use error::SourceError;
 pub use files::{FileError, RepoFiles, join};
 pub use gix::ObjectId as CommitId;
-pub use mirror::{Fetched, Mirror, commit_subject};
+pub use mirror::{CommitSummary, Fetched, Mirror, commit_subject};
 pub use select::{Listed, Selection};
 pub use snapshot::{JobFile, Snapshot};
 pub use watch::RefWatch;

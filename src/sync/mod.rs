@@ -113,6 +113,7 @@ pub async fn pass(source: &Source, mirror: &Mirror, ctx: &Context, options: Opti
     };
     let commit = fetched.commit.to_string();
     report.commit = Some(commit.clone());
+    report.commit_summary = mirror.commit_summary(fetched.commit);
     tracing::Span::current().record("commit", commit.as_str());
     if let Some(verify) = &source.verify {
         match source::verify::verify(mirror, fetched.commit, verify) {

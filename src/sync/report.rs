@@ -127,6 +127,8 @@ pub struct PassReport {
     pub signer: Option<String>,
     /// Why the fetched commit was not deployed, when its signature was refused.
     pub refused: Option<Refusal>,
+    /// The fetched commit's subject and author, when the mirror could read them.
+    pub commit_summary: Option<crate::source::CommitSummary>,
 }
 
 impl PassReport {
@@ -140,6 +142,7 @@ impl PassReport {
             fetch_duration: None,
             signer: None,
             refused: None,
+            commit_summary: None,
         }
     }
 

@@ -20,6 +20,7 @@ pub fn cluster(url: &str) -> Cluster {
         connect_timeout: Duration::from_secs(2),
         max_response_bytes: 16 * 1024 * 1024,
         blocking_wait: Duration::from_secs(30),
+        ui_url: None,
         retry: Retry {
             max_retries: 3,
             min_delay: Duration::from_millis(5),
