@@ -83,7 +83,11 @@ async fn a_secret_is_written_once_and_again_only_when_its_value_changes() {
     w.calls();
     let again = w.pass(Options::default()).await;
     assert_eq!(secret_status(&again).0, Status::Unchanged);
-    assert_eq!(w.calls(), Vec::<String>::new(), "an unchanged secret costs nothing");
+    assert_eq!(
+        w.calls(),
+        Vec::<String>::new(),
+        "an unchanged secret costs nothing"
+    );
 
     // Encrypted again with the same values: new ciphertext, the same secret, no call.
     let resealed = dir.encrypt("api.sops.yaml", &plaintext(FIRST), &[&recipient]);
@@ -200,20 +204,21 @@ async fn the_secret_is_in_no_log_status_metrics_state_or_diff() {
         .collect::<Vec<_>>()
         .join("\n")
         + "\npoll = \"1s\"\n";
-    let daemon = Daemon::start_with_env(
-        &config,
-        &[("DROVER_LOG".to_owned(), "trace".into())],
-    );
-    until("the secret reached Nomad", Duration::from_secs(60), async || {
-        items(&w).await.filter(|i| i["db_password"] == FIRST)
-    })
+    let daemon = Daemon::start_with_env(&config, &[("DROVER_LOG".to_owned(), "trace".into())]);
+    until(
+        "the secret reached Nomad",
+        Duration::from_secs(60),
+        async || items(&w).await.filter(|i| i["db_password"] == FIRST),
+    )
     .await;
     let rotated = dir.encrypt("api.sops.yaml", &plaintext(SECOND), &[&recipient]);
     w.repo.write("secrets/api.sops.yaml", &rotated);
     w.repo.commit("rotate");
-    until("the rotation reached Nomad", Duration::from_secs(60), async || {
-        items(&w).await.filter(|i| i["db_password"] == SECOND)
-    })
+    until(
+        "the rotation reached Nomad",
+        Duration::from_secs(60),
+        async || items(&w).await.filter(|i| i["db_password"] == SECOND),
+    )
     .await;
     let mut outputs = vec![
         ("the log".to_owned(), daemon.log()),
@@ -225,7 +230,11 @@ async fn the_secret_is_in_no_log_status_metrics_state_or_diff() {
     }
     // The pass's own state file and `drover diff` (text and JSON) after a rotation it has not
     // applied.
-    let third = dir.encrypt("api.sops.yaml", &plaintext("third-secret-0aa7"), &[&recipient]);
+    let third = dir.encrypt(
+        "api.sops.yaml",
+        &plaintext("third-secret-0aa7"),
+        &[&recipient],
+    );
     w.repo.write("secrets/api.sops.yaml", &third);
     w.repo.commit("rotate again");
     let (code, text) = w.drover(&["diff"]).await;
