@@ -294,7 +294,7 @@ async fn acl_denials_and_token_rotation() {
         .list_jobs(None, &Query::now())
         .await
         .expect_err("unknown token");
-    assert!(matches!(&err, Error::PermissionDenied { text } if text == "Permission denied"));
+    assert!(matches!(&err, Error::PermissionDenied { text, .. } if text == "Permission denied"));
     assert!(!err.is_transient());
 
     // Rotated on disk (as systemd credentials or Vault agent do): the next call uses it.

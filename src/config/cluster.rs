@@ -11,7 +11,8 @@ use super::secret::Secret;
 pub struct Cluster {
     /// Name used in logs and by `[[source]] cluster = ...` (`default` for `[nomad]`).
     pub name: String,
-    /// Base URL of the HTTP API, e.g. `https://127.0.0.1:4646`.
+    /// Base URL of the HTTP API, e.g. `https://127.0.0.1:4646`, or `unix:///path/api.sock` for
+    /// the Task API socket Nomad gives a task (see [`Cluster::unix_socket`]).
     pub address: url::Url,
     /// ACL token sent as `X-Nomad-Token`; re-read on every request so a rotated file takes effect.
     pub token: Option<Secret>,
@@ -34,6 +35,20 @@ pub struct Cluster {
     /// Nomad's web UI (`ui_url`), for links from drover's pages to a job; never called.
     pub ui_url: Option<url::Url>,
 }
+
+impl Cluster {
+    /// The socket to connect to when the address is `unix:///path`: Nomad's Task API, plain
+    /// HTTP on a socket in the task's secrets directory.
+    pub fn unix_socket(&self) -> Option<PathBuf> {
+        if self.address.scheme() != UNIX_SCHEME {
+            return None;
+        }
+        self.address.to_file_path().ok()
+    }
+}
+
+/// The scheme of a Task API socket address, as Nomad's own API client spells it.
+pub(super) const UNIX_SCHEME: &str = "unix";
 
 /// TLS settings, mirroring the `nomad` CLI's `-ca-cert`, `-ca-path`, `-client-cert`, ...
 #[derive(Debug, Clone, Default)]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::cluster::{Cluster, Retry, Tls};
+use super::cluster::{Cluster, Retry, Tls, UNIX_SCHEME};
 use super::env::{self, Env};
 use super::error::ConfigError;
 use super::locate::KeyPath;
@@ -85,9 +85,13 @@ struct Layer<'a> {
 impl Layer<'_> {
     fn resolve(&self, cx: &Ctx) -> Result<Cluster, ConfigError> {
         let raw = self.raw;
+        let address = self.address(cx)?;
+        if address.scheme() == UNIX_SCHEME {
+            self.refuse_tls(cx)?;
+        }
         Ok(Cluster {
             name: self.name.to_owned(),
-            address: self.address(cx)?,
+            address,
             token: self.token(cx)?,
             region: self.string(cx, "region", raw.region.as_ref(), env::NOMAD_REGION)?,
             namespace: self.string(
@@ -265,6 +269,54 @@ impl Layer<'_> {
         })
     }
 
+    /// The Task API socket serves plain HTTP (Nomad's own client only ever sends `http://` over
+    /// it), so a TLS setting beside a `unix://` address is a mistake to point out rather than
+    /// to drop silently: it says the operator expected a verified server.
+    fn refuse_tls(&self, cx: &Ctx) -> Result<(), ConfigError> {
+        let raw = self.raw;
+        let keys = [
+            ("ca_file", raw.ca_file.is_some(), env::NOMAD_CACERT),
+            ("ca_path", raw.ca_path.is_some(), env::NOMAD_CAPATH),
+            (
+                "client_cert",
+                raw.client_cert.is_some(),
+                env::NOMAD_CLIENT_CERT,
+            ),
+            (
+                "client_key",
+                raw.client_key.is_some(),
+                env::NOMAD_CLIENT_KEY,
+            ),
+            (
+                "tls_server_name",
+                raw.tls_server_name.is_some(),
+                env::NOMAD_TLS_SERVER_NAME,
+            ),
+        ];
+        let mut set = keys.iter().find_map(|&(field, in_file, var)| {
+            if in_file {
+                Some(Origin::File(self.key.key(field)))
+            } else {
+                self.env_var(var).map(|s| s.origin)
+            }
+        });
+        if set.is_none() && self.skip_verify()? {
+            set = Some(match raw.skip_verify {
+                Some(_) => Origin::File(self.key.key("skip_verify")),
+                None => Origin::Env(env::NOMAD_SKIP_VERIFY),
+            });
+        }
+        match set {
+            Some(origin) => Err(cx.fail(
+                &origin,
+                "a unix:// address is Nomad's Task API socket, which is plain HTTP: remove the \
+                 TLS setting, or use an https:// address"
+                    .to_owned(),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The CLI's rule: a client certificate is useless without its key and the other way round.
     fn check_pair(
         &self,
@@ -352,16 +404,27 @@ pub(super) fn credential(
     Ok(Secret::file(Path::new(dir).join(name)))
 }
 
-/// An http(s) URL with a host. The value is never echoed: it could carry a password.
+/// An http(s) URL with a host, or `unix:///absolute/path` (Nomad's Task API socket, written
+/// as `NOMAD_ADDR` takes it). The value is never echoed: it could carry a password.
 fn parse_address(value: &str) -> Result<url::Url, String> {
     let example = "write it like \"https://nomad.example.com:4646\"";
     let url = url::Url::parse(value).map_err(|e| format!("not a valid URL ({e}); {example}"))?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err("must not contain credentials; the token goes in token_file".to_owned());
     }
+    if url.scheme() == UNIX_SCHEME {
+        let socket = "write it like \"unix:///secrets/api.sock\" (three slashes: an absolute path)";
+        if url.host().is_some() || url.path().len() <= 1 {
+            return Err(format!("names no absolute socket path; {socket}"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(format!("must be a bare socket path; {socket}"));
+        }
+        return Ok(url);
+    }
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
-            "the scheme must be http or https, not `{}`; {example}",
+            "the scheme must be http, https or unix, not `{}`; {example}",
             url.scheme()
         ));
     }

@@ -253,7 +253,7 @@ fn cluster_errors_name_file_line_and_key() {
         ("two token keys", format!("[nomad]\ntoken_file = \"t\"\ntoken_credential = \"c\"\n{src}"), 3, &["`nomad.token_credential`", "not both"]),
         ("cluster no address", format!("{src}[clusters.east]\nregion = \"e\"\n"), 4, &["`clusters.east.address`", "missing"]),
         ("cluster named default", format!("{src}[clusters.default]\naddress = \"http://x:4646\"\n"), 4, &["`clusters.default`", "[nomad]"]),
-        ("bad address", format!("[nomad]\naddress = \"localhost:4646\"\n{src}"), 2, &["`nomad.address`", "http or https"]),
+        ("bad address", format!("[nomad]\naddress = \"localhost:4646\"\n{src}"), 2, &["`nomad.address`", "http, https or unix"]),
         ("empty region", format!("[nomad]\nregion = \"\"\n{src}"), 2, &["`nomad.region`", "must not be empty"]),
         ("zero timeout", format!("[nomad]\nrequest_timeout = \"0s\"\n{src}"), 2, &["`nomad.request_timeout`", "greater than zero"]),
         ("retry delays", format!("[nomad]\nretry_min_delay = \"1m\"\n{src}"), 2, &["`nomad.retry_min_delay`", "longer than retry_max_delay"]),

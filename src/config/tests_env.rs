@@ -165,9 +165,9 @@ fn skip_verify_follows_go_parse_bool() {
 fn bad_nomad_addr_names_the_variable() {
     let err = parse_with(
         MINIMAL,
-        &Env::default().with(NOMAD_ADDR, "unix:///var/run/nomad.sock"),
+        &Env::default().with(NOMAD_ADDR, "ftp://nomad.example.com"),
     )
-    .expect_err("unix");
+    .expect_err("ftp");
     assert!(
         matches!(
             err,
@@ -178,6 +178,61 @@ fn bad_nomad_addr_names_the_variable() {
         ),
         "{err:?}"
     );
+}
+
+#[test]
+fn a_unix_address_is_the_task_api_socket() {
+    let from_env = default_cluster(
+        "",
+        &Env::default().with(NOMAD_ADDR, "unix:///secrets/api.sock"),
+    );
+    assert_eq!(
+        from_env.unix_socket(),
+        Some(std::path::PathBuf::from("/secrets/api.sock"))
+    );
+    let from_file = default_cluster(
+        "address = \"unix:///alloc/my%20task/secrets/api.sock\"",
+        &Env::default(),
+    );
+    assert_eq!(
+        from_file.unix_socket(),
+        Some(std::path::PathBuf::from("/alloc/my task/secrets/api.sock"))
+    );
+    assert_eq!(default_cluster("", &Env::default()).unix_socket(), None);
+    for bad in ["unix://api.sock", "unix:///", "unix:///s/api.sock?x=1"] {
+        let text = format!("[nomad]\naddress = \"{bad}\"\n{MINIMAL}");
+        let err = parse_with(&text, &Env::default()).expect_err(bad);
+        assert!(
+            err.to_string().contains("unix:///secrets/api.sock"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn tls_beside_a_unix_address_is_refused() {
+    let unix = Env::default().with(NOMAD_ADDR, "unix:///secrets/api.sock");
+    let text = format!("[nomad]\nca_file = \"/ca.pem\"\n{MINIMAL}");
+    let err = parse_with(&text, &unix).expect_err("ca_file");
+    let message = err.to_string();
+    assert!(
+        message.contains("nomad.ca_file") && message.contains("plain HTTP"),
+        "{message}"
+    );
+    let err = parse_with(MINIMAL, &unix.clone().with(NOMAD_SKIP_VERIFY, "1")).expect_err("skip");
+    assert!(
+        matches!(
+            err,
+            ConfigError::Env {
+                var: NOMAD_SKIP_VERIFY,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(parse_with(MINIMAL, &unix.clone().with(NOMAD_SKIP_VERIFY, "false")).is_ok());
+    let text = format!("[nomad]\nskip_verify = false\n{MINIMAL}");
+    assert!(parse_with(&text, &unix.with(NOMAD_CACERT, "")).is_ok());
 }
 
 #[test]

@@ -26,9 +26,11 @@ pub enum Error {
     /// 404: the job, deployment, evaluation, variable or other object does not exist.
     #[error("not found: {text}")]
     NotFound { text: String },
-    /// 403: the token is unknown, expired, or lacks the capability.
-    #[error("permission denied: {text}")]
-    PermissionDenied { text: String },
+    /// 403: the token is unknown, expired, or lacks the capability; 401: the Task API socket
+    /// got no token at all. `needs` says what the refused call needs, in an ACL policy's words
+    /// (`register needs submit-job in namespace prod`): Nomad's text never does.
+    #[error("permission denied: {text}{}", needs.as_ref().map(|n| format!(" ({n})")).unwrap_or_default())]
+    PermissionDenied { text: String, needs: Option<String> },
     /// A check-and-set register lost: the job changed since its `JobModifyIndex` was read.
     /// Re-plan; never force.
     #[error("check-and-set conflict: {text}")]
@@ -156,6 +158,18 @@ impl Error {
         }
     }
 
+    /// Says what the refused call needed, for a [`Error::PermissionDenied`]; other errors are
+    /// returned as they are.
+    pub(crate) fn needing(self, what: impl FnOnce() -> String) -> Self {
+        match self {
+            Self::PermissionDenied { text, needs: None } => Self::PermissionDenied {
+                text,
+                needs: Some(what()),
+            },
+            other => other,
+        }
+    }
+
     /// Classifies a failed exchange that produced no response.
     pub(crate) fn transport(source: reqwest::Error) -> Self {
         let kind = if source.is_timeout() {
@@ -181,7 +195,9 @@ impl Error {
         let text = truncate(body);
         match status.as_u16() {
             404 => Self::NotFound { text },
-            403 => Self::PermissionDenied { text },
+            // The Task API socket answers 401 to a request without a token
+            // (`command/agent/http.go`, authMiddleware); Nomad's TCP listener never does.
+            401 | 403 => Self::PermissionDenied { text, needs: None },
             409 => Self::LockConflict { text },
             400 if body.contains("Failed to parse job") || body.contains("Job spec is empty") => {
                 Self::Parse {
@@ -258,6 +274,7 @@ mod tests {
         let cases: &[(u16, &str, &str, bool)] = &[
             (404, "job not found", "not_found", false),
             (403, "Permission denied", "permission_denied", false),
+            (401, "Unauthorized", "permission_denied", false),
             (
                 500,
                 "Enforcing job modify index 12: job exists with conflicting job modify index: 15",

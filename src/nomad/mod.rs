@@ -1,7 +1,8 @@
 //! The HTTP client for Nomad's API (see docs/nomad-api.md).
 //!
-//! Owns talking to one cluster: TLS (custom CA, mTLS, server name, skip-verify), the ACL token
-//! (re-read on each request), `?namespace=`/`?region=`, timeouts, response size limits, retries
+//! Owns talking to one cluster, over TCP or over the Task API socket Nomad gives a task
+//! (`unix:///…/secrets/api.sock`): TLS (custom CA, mTLS, server name, skip-verify), the ACL
+//! token or workload identity (re-read on each request), `?namespace=`/`?region=`, timeouts, response size limits, retries
 //! of transient failures with backoff, blocking queries, and typed errors. Never makes a
 //! business decision: whether to register, when to re-plan after a conflict, or what a failed
 //! deployment means belongs to `apply` and `track`.
@@ -16,6 +17,7 @@
 //!   applied before jobs, as Nomad's JSON.
 //! - `blocking.rs`: [`Query`], [`QueryMeta`], [`IndexTracker`].
 //! - `transport.rs`: URL, headers, timeout, body limit, retry loop, the [`Observer`] hook.
+//! - `needs.rs`: the capability each call needs, named in a permission-denied error.
 //! - `error.rs`, `types.rs`; `tls.rs` ([`client_config`], also used by `drover status`).
 //!
 //! # Retries
@@ -29,6 +31,7 @@ mod deployments;
 mod error;
 mod jobs;
 mod namespaces;
+mod needs;
 mod node_pools;
 mod tls;
 mod transport;
@@ -51,7 +54,7 @@ use transport::{Call, Reply, Transport};
 /// Why a [`Client`] cannot be built from a cluster's settings.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("cluster {cluster}: address {address} must be http:// or https://")]
+    #[error("cluster {cluster}: address {address} must be http://, https:// or unix:///path")]
     Scheme { cluster: String, address: String },
     #[error("cluster {cluster}: {source}")]
     Tls {
@@ -67,6 +70,12 @@ pub enum BuildError {
     },
 }
 
+/// The URL requests over the Task API socket are written against: plain HTTP with the
+/// loopback host, as Nomad's own API client rewrites a `unix://` address (`api/api.go`).
+fn task_api_base() -> url::Url {
+    url::Url::parse("http://127.0.0.1/").expect("a constant, valid URL")
+}
+
 /// A handle on one Nomad cluster, working in one namespace. Cheap to clone; clones share the
 /// connection pool.
 #[derive(Debug, Clone)]
@@ -80,9 +89,11 @@ impl Client {
     /// Builds a client from a cluster's settings; reads the TLS files now, the token on each
     /// request.
     pub fn new(cluster: &Cluster) -> Result<Self, BuildError> {
-        let https = match cluster.address.scheme() {
-            "https" => true,
-            "http" => false,
+        let socket = cluster.unix_socket();
+        let (https, base) = match (cluster.address.scheme(), &socket) {
+            ("https", _) => (true, cluster.address.clone()),
+            ("http", _) => (false, cluster.address.clone()),
+            (_, Some(_)) => (false, task_api_base()),
             _ => {
                 let address = cluster.address.to_string();
                 return Err(BuildError::Scheme {
@@ -95,7 +106,12 @@ impl Client {
             cluster: cluster.name.clone(),
             source,
         })?;
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if let Some(path) = socket {
+            // Every connection goes to the socket; the URL only gives the path and the Host.
+            builder = builder.unix_socket(path);
+        }
+        let http = builder
             .tls_backend_preconfigured(tls)
             .connect_timeout(cluster.connect_timeout)
             .user_agent(concat!("drover/", env!("CARGO_PKG_VERSION")))
@@ -110,7 +126,7 @@ impl Client {
         let transport = Transport {
             http,
             cluster: cluster.name.clone(),
-            base: cluster.address.clone(),
+            base,
             token: cluster.token.clone(),
             region: cluster.region.clone(),
             request_timeout: cluster.request_timeout,

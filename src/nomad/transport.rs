@@ -161,7 +161,7 @@ impl Transport {
             0
         };
         let max_delay = self.retry.max_delay;
-        (|| self.observed(&url, call, observer))
+        (|| self.observed(namespace, &url, call, observer))
             .retry(backoff(&self.retry).with_max_times(retries))
             .when(Error::is_transient)
             .adjust(move |_, delay| delay.map(|d| d.min(max_delay)))
@@ -208,21 +208,27 @@ impl Transport {
 
     async fn observed(
         &self,
+        namespace: Option<&str>,
         url: &Url,
         call: &Call,
         observer: Option<&Observer>,
     ) -> Result<Reply, Error> {
         let Some(observer) = observer else {
-            return self.attempt(url, call).await.1;
+            return self.attempt(namespace, url, call).await.1;
         };
         let started = Instant::now();
-        let (status, result) = self.attempt(url, call).await;
+        let (status, result) = self.attempt(namespace, url, call).await;
         (observer.0)(call.what, status, started.elapsed());
         result
     }
 
     /// One attempt, and the status of its response (0 when none came).
-    async fn attempt(&self, url: &Url, call: &Call) -> (u16, Result<Reply, Error>) {
+    async fn attempt(
+        &self,
+        namespace: Option<&str>,
+        url: &Url,
+        call: &Call,
+    ) -> (u16, Result<Reply, Error>) {
         let request = match self.request(url, call) {
             Ok(r) => r,
             Err(e) => return (0, Err(e)),
@@ -233,12 +239,16 @@ impl Transport {
             Err(e) => return (0, Err(Error::transport(e))),
         };
         let status = resp.status().as_u16();
-        (status, self.answer(url, call, resp, started).await)
+        (
+            status,
+            self.answer(namespace, url, call, resp, started).await,
+        )
     }
 
     /// Reads and checks the response to an attempt that began at `started`.
     async fn answer(
         &self,
+        namespace: Option<&str>,
         url: &Url,
         call: &Call,
         resp: Response,
@@ -258,10 +268,8 @@ impl Transport {
             elapsed_ms = started.elapsed().as_millis() as u64, "Nomad request"
         );
         if !status.is_success() {
-            return Err(Error::from_response(
-                status,
-                &String::from_utf8_lossy(&body),
-            ));
+            let error = Error::from_response(status, &String::from_utf8_lossy(&body));
+            return Err(error.needing(|| super::needs::needs(call, namespace)));
         }
         if !complete {
             let detail = format!(
@@ -285,6 +293,9 @@ impl Transport {
             .http
             .request(call.method.clone(), url.clone())
             .timeout(self.timeout(call.wait));
+        // Nomad reads `X-Nomad-Token` first and `Authorization: Bearer` second
+        // (`command/agent/http.go`, parseToken), on the Task API socket too, where a workload
+        // identity's JWT is taken the same way as an ACL token's secret.
         if let Some(token) = self.token_header()? {
             req = req.header("X-Nomad-Token", token);
         }

@@ -135,6 +135,22 @@ fn leaderless(shared: &Shared, path: &str, query: &str) -> Option<FaultKind> {
     })
 }
 
+/// Marks a request that arrived on the Task API socket.
+#[derive(Clone, Copy)]
+pub(crate) struct TaskApi;
+
+/// The Task API authenticates a request before anything else looks at it.
+fn task_api_refusal(shared: &Shared, req: &Request, control: bool) -> Option<FaultKind> {
+    if control || req.extensions().get::<TaskApi>().is_none() {
+        return None;
+    }
+    let refusal = shared.with_store(|s| s.acl.task_api_auth(req.headers()).err())?;
+    Some(FaultKind::Status {
+        code: refusal.status.as_u16(),
+        body: refusal.text,
+    })
+}
+
 /// The connection a request arrived on; notified to close it without an answer.
 #[derive(Clone)]
 pub(crate) struct ConnKill(pub Arc<Notify>);
@@ -154,7 +170,9 @@ pub(crate) async fn middleware(
     } else {
         shared.take_fault(&method, &path)
     };
-    let fault = fault.or_else(|| leaderless(&shared, &path, &query));
+    let fault = task_api_refusal(&shared, &req, control)
+        .or(fault)
+        .or_else(|| leaderless(&shared, &path, &query));
     let response = match fault {
         Some(FaultKind::Status { code, body }) => ApiError::new(code, body).into_response(),
         Some(FaultKind::Drop) => {

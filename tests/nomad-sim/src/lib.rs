@@ -8,7 +8,8 @@
 //! - [`canonical`]: defaults, server canonicalisation, validation, spec comparison.
 //! - [`diff`]: plan annotations and the job diff.
 //! - `state`, `register`, `deployment`, `variables`: the cluster state and how writes change it.
-//! - `api`: the HTTP routes; `http`: Nomad's HTTP conventions; `acl`: tokens.
+//! - `api`: the HTTP routes; `http`: Nomad's HTTP conventions; `acl`: tokens and workload
+//!   identities; `policy`: what an ACL policy's rules grant an identity.
 //! - `server`: the process, [`Sim`] and [`SimBuilder`]; `control`: faults and the request log.
 
 mod acl;
@@ -21,6 +22,7 @@ pub mod diff;
 mod filter;
 mod http;
 pub mod jobspec;
+mod policy;
 mod register;
 mod server;
 mod state;

@@ -1,7 +1,8 @@
-//! The simulator process: shared state, the HTTP(S) accept loop, the scheduler's background
-//! tick, blocking-query waits, and [`Sim`], the handle tests hold.
+//! The simulator process: shared state, the HTTP(S) accept loop, the Task API socket's, the
+//! scheduler's background tick, blocking-query waits, and [`Sim`], the handle tests hold.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -10,14 +11,14 @@ use axum::extract::Request;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
 use crate::acl::Acl;
 use crate::clock::Clock;
-use crate::control::{ConnKill, Fault, FaultKind, RequestRecord};
+use crate::control::{ConnKill, Fault, FaultKind, RequestRecord, TaskApi};
 use crate::deployment::{self, Now};
 use crate::http::Query;
 use crate::state::{Store, Table};
@@ -137,6 +138,13 @@ impl Shared {
         id
     }
 
+    /// A new workload identity for `job` in `namespace`.
+    pub(crate) fn issue_identity(&self, namespace: &str, job: &str) -> String {
+        let secret = uuid::Uuid::new_v4().to_string();
+        self.with_store(|s| s.acl.issue_identity(&secret, namespace, job));
+        secret
+    }
+
     /// Removes a node; false when there is none with that ID.
     pub(crate) fn remove_node(&self, id: &str) -> bool {
         self.with_store(|s| s.nodes.remove(id).is_some())
@@ -152,10 +160,11 @@ impl Shared {
     }
 }
 
-/// Builds a simulator: ACLs, TLS, time scale, latency, listen address.
+/// Builds a simulator: ACLs, TLS, time scale, latency, listen address, Task API socket.
 #[derive(Default)]
 pub struct SimBuilder {
     listen: Option<SocketAddr>,
+    socket: Option<PathBuf>,
     acl_token: Option<String>,
     tls: Option<Arc<rustls::ServerConfig>>,
     time_scale: Option<f64>,
@@ -167,6 +176,12 @@ impl SimBuilder {
     /// Listen here instead of an ephemeral loopback port.
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = Some(addr);
+        self
+    }
+    /// Also answers on a unix socket at `path`, as a Nomad client's Task API does in a task's
+    /// secrets directory: plain HTTP, every `/v1/` request authenticated first.
+    pub fn unix_socket(mut self, path: impl Into<PathBuf>) -> Self {
+        self.socket = Some(path.into());
         self
     }
     /// Turns ACLs on; `secret` is the management token.
@@ -219,20 +234,30 @@ impl SimBuilder {
         let addr = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
         let router = crate::api::router(shared.clone());
-        let server = tokio::spawn(accept_loop(
+        let mut tasks = Vec::new();
+        if let Some(path) = &self.socket {
+            let socket = UnixListener::bind(path)?;
+            tasks.push(tokio::spawn(task_api_loop(
+                socket,
+                router.clone(),
+                stopped.clone(),
+            )));
+        }
+        tasks.push(tokio::spawn(accept_loop(
             listener,
             router,
             self.tls.clone(),
             stopped.clone(),
-        ));
-        let ticker = tokio::spawn(tick_loop(shared.clone(), stopped));
+        )));
+        tasks.push(tokio::spawn(tick_loop(shared.clone(), stopped)));
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         Ok(Sim {
             shared,
             addr,
             scheme,
+            socket: self.socket,
             stop,
-            tasks: vec![server, ticker],
+            tasks,
         })
     }
 }
@@ -265,17 +290,30 @@ async fn accept_loop(
         tokio::spawn(async move {
             match acceptor {
                 Some(a) => match a.accept(tcp).await {
-                    Ok(stream) => serve_connection(TokioIo::new(stream), router).await,
+                    Ok(stream) => serve_connection(TokioIo::new(stream), router, false).await,
                     Err(e) => tracing::debug!(error = %e, "TLS handshake failed"),
                 },
-                None => serve_connection(TokioIo::new(tcp), router).await,
+                None => serve_connection(TokioIo::new(tcp), router, false).await,
             }
         });
     }
 }
 
+/// The Task API socket's accept loop: plain HTTP, each connection marked so that its requests
+/// are authenticated first.
+async fn task_api_loop(listener: UnixListener, router: Router, mut stopped: watch::Receiver<bool>) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stopped.changed() => return,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        tokio::spawn(serve_connection(TokioIo::new(stream), router.clone(), true));
+    }
+}
+
 /// Serves one connection; a `Drop` fault ends it without an answer.
-async fn serve_connection<I>(io: I, router: Router)
+async fn serve_connection<I>(io: I, router: Router, task_api: bool)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -283,6 +321,9 @@ where
     let tag = ConnKill(kill.clone());
     let service = router.map_request(move |mut req: Request<hyper::body::Incoming>| {
         req.extensions_mut().insert(tag.clone());
+        if task_api {
+            req.extensions_mut().insert(TaskApi);
+        }
         req
     });
     let conn = hyper::server::conn::http1::Builder::new()
@@ -298,6 +339,7 @@ pub struct Sim {
     shared: Arc<Shared>,
     addr: SocketAddr,
     scheme: &'static str,
+    socket: Option<PathBuf>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -314,6 +356,19 @@ impl Sim {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The Task API socket's address as `NOMAD_ADDR` takes it (`unix:///path/api.sock`), when
+    /// [`SimBuilder::unix_socket`] asked for one.
+    pub fn socket_url(&self) -> Option<String> {
+        self.socket
+            .as_deref()
+            .map(|p| format!("unix://{}", p.display()))
+    }
+
+    /// The Task API socket's path.
+    pub fn socket(&self) -> Option<&Path> {
+        self.socket.as_deref()
     }
 
     /// Every API request received so far (control routes excluded).
@@ -362,6 +417,18 @@ impl Sim {
         self.shared.with_store(|s| s.acl.add_token(&secret, rules));
         secret
     }
+    /// A workload identity for `job` in `namespace`, as Nomad signs one for each of the job's
+    /// tasks: its capabilities are those of the ACL policies whose `JobACL` names the job.
+    /// Asking again for the same job is a renewal: a new token, and the old one stays valid,
+    /// as a signed identity does until it expires, until [`Sim::expire_identity`].
+    pub fn workload_identity(&self, namespace: &str, job: &str) -> String {
+        self.shared.issue_identity(namespace, job)
+    }
+    /// An identity's token expires (or its allocation stops): requests with it are refused.
+    /// False when there was no such identity.
+    pub fn expire_identity(&self, token: &str) -> bool {
+        self.shared.with_store(|s| s.acl.expire_identity(token))
+    }
     /// Changes a live job as a person running `nomad job run` would (a new version).
     /// Returns false when the job does not exist or the edit changed nothing.
     pub fn edit_job(&self, namespace: &str, id: &str, edit: impl FnOnce(&mut Value)) -> bool {
@@ -379,6 +446,10 @@ impl Drop for Sim {
         self.stop.send_replace(true);
         for t in &self.tasks {
             t.abort();
+        }
+        if let Some(path) = &self.socket {
+            // A socket file left behind would make the next bind to the same path fail.
+            let _ = std::fs::remove_file(path);
         }
     }
 }

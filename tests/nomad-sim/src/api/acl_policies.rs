@@ -1,7 +1,8 @@
 //! `/v1/acl/policies` and `/v1/acl/policy/:name`: list, read, create or update, delete
 //! (`command/agent/acl_endpoint.go`, `nomad/acl_endpoint.go`). Only management tokens write;
 //! a client token links no policy here, so it lists none and may read only `anonymous`.
-//! Never enforces a policy's rules: tokens keep the simulator's own capability rules.
+//! A policy with a `JobACL` grants its rules to that job's workload identities (`acl.rs`);
+//! client tokens keep the simulator's own capability rules.
 
 use std::sync::Arc;
 
@@ -73,6 +74,7 @@ pub(crate) async fn policy(
             Acl::require_management(&req.caller)?;
             let index = s.write(&[Table::AclPolicies]);
             s.acl_policies.remove(&name);
+            s.acl.policy_written(&name, None);
             Ok(written(index))
         }),
         _ if req.is_write() => upsert(&shared, &req, &name),
@@ -110,6 +112,7 @@ fn upsert(shared: &Shared, req: &Req, path_name: &str) -> ApiResult {
         }
         let index = s.write(&[Table::AclPolicies]);
         let policy = upsert_record(s.acl_policies.get(path_name), policy, index);
+        s.acl.policy_written(path_name, Some(&policy));
         s.acl_policies.insert(path_name.to_owned(), policy);
         Ok(written(index))
     })

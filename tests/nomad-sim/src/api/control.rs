@@ -1,6 +1,6 @@
 //! The simulator's own routes under `/sim/`, for tests that drive it over HTTP (a standalone
 //! `nomad-sim` process): the request log, faults, latency, time, namespaces, nodes in node
-//! pools, ACL tokens, and editing a live job behind drover's back.
+//! pools, ACL tokens, workload identities, and editing a live job behind drover's back.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +45,8 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/sim/nodes", post(node))
         .route("/sim/nodes/{id}", delete(remove_node))
         .route("/sim/acl/tokens", post(token))
+        .route("/sim/identities", post(identity))
+        .route("/sim/identities/{secret}", delete(expire_identity))
         .route("/sim/jobs/{namespace}/{id}/edit", post(edit))
 }
 
@@ -135,6 +137,26 @@ async fn token(State(s): State<Arc<Shared>>, Body(b): Body<TokenRequest>) -> Jso
     let rules: Vec<&str> = b.rules.iter().map(String::as_str).collect();
     s.with_store(|st| st.acl.add_token(&secret, &rules));
     Json(json!({"SecretID": secret}))
+}
+
+#[derive(Deserialize)]
+struct IdentityRequest {
+    namespace: String,
+    job: String,
+}
+
+/// A workload identity for a job; asking again for the same job renews it (see
+/// [`crate::Sim::workload_identity`]).
+async fn identity(State(s): State<Arc<Shared>>, Body(b): Body<IdentityRequest>) -> Json<Value> {
+    Json(json!({"Token": s.issue_identity(&b.namespace, &b.job)}))
+}
+
+async fn expire_identity(State(s): State<Arc<Shared>>, Path(secret): Path<String>) -> StatusCode {
+    if s.with_store(|st| st.acl.expire_identity(&secret)) {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    }
 }
 
 /// Applies the body's top-level fields to the live job and registers it again.

@@ -41,7 +41,7 @@ pub(crate) async fn list(State(shared): State<Arc<Shared>>, req: Req) -> ApiResu
                 .variables
                 .iter()
                 .filter(|((n, p), _)| (ns == "*" || *n == ns) && p.starts_with(&prefix))
-                .filter(|((n, _), _)| s.acl.allows(&req.caller, n, "var:list"))
+                .filter(|((n, p), _)| s.acl.allows_var(&req.caller, n, p, "list"))
                 .map(|((n, p), v)| v.to_json(n, p, false, false))
                 .collect();
             (s.table_index(Table::Variables).max(1), vars)
@@ -60,13 +60,13 @@ pub(crate) async fn list(State(shared): State<Arc<Shared>>, req: Req) -> ApiResu
 fn delete(shared: &Shared, req: &Req, ns: &str, path: &str) -> ApiResult {
     let cas = cas(req)?;
     shared.with_store(|s| {
-        s.acl.check(&req.caller, ns, "var:destroy")?;
+        s.acl.check_var(&req.caller, ns, path, "destroy")?;
         let key = (ns.to_owned(), path.to_owned());
         let current = s.variables.get(&key);
         if let Some(cas) = cas
             && current.map_or(0, |v| v.modify_index) != cas
         {
-            let readable = s.acl.allows(&req.caller, ns, "var:read");
+            let readable = s.acl.allows_var(&req.caller, ns, path, "read");
             let (body, index) = current.map_or_else(
                 || (variables::conflict_body(ns, path), 0),
                 |v| (v.to_json(ns, path, readable, false), v.modify_index),
@@ -110,7 +110,7 @@ fn check_size(items: &BTreeMap<String, String>) -> Result<(), ApiError> {
 }
 
 async fn read(shared: &Shared, req: &Req, ns: &str, path: &str) -> ApiResult {
-    shared.with_store(|s| s.acl.check(&req.caller, ns, "var:read"))?;
+    shared.with_store(|s| s.acl.check_var(&req.caller, ns, path, "read"))?;
     let management = req.caller == crate::acl::Caller::Management;
     let (index, var) = shared
         .blocking(&req.query, |s| {
@@ -157,7 +157,7 @@ fn write(shared: &Shared, req: &Req, ns: &str, path: &str) -> ApiResult {
             "CAS can't be used with lock operations",
         ));
     }
-    shared.with_store(|s| s.acl.check(&req.caller, ns, "var:write"))?;
+    shared.with_store(|s| s.acl.check_var(&req.caller, ns, path, "write"))?;
     let body = req.json_body()?;
     let ns = field(&body, "Namespace")
         .and_then(Value::as_str)
