@@ -464,3 +464,35 @@ fn config_mode_checks_every_kind_of_object() {
         ]
     );
 }
+
+/// The files that run drover in Nomad pass drover's own checks: the job (with its two
+/// variables set, as the README's `nomad job run -var` sets them) and its ACL policy, in the
+/// policy file format drover applies.
+#[test]
+fn the_deploy_files_pass_drovers_own_checks() {
+    let deploy = manifest().join("deploy/nomad");
+    let o = drover(
+        &deploy,
+        &[
+            "validate",
+            "drover.nomad.hcl",
+            "--var",
+            "drover_url=https://example.com/drover.tar.gz",
+            "--var",
+            "drover_checksum=sha256:00",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("drover.toml"),
+        format!(
+            "[[source]]\nname = \"d\"\nurl = \"{}\"\npaths = [\"none/*.nomad.hcl\"]\nacl_policies = [\"*.policy.hcl\"]\n",
+            deploy.display()
+        ),
+    )
+    .expect("config");
+    let o = drover(dir.path(), &["validate", "--config", "drover.toml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stderr), "");
+}
