@@ -39,6 +39,19 @@ async fn world(dir: &Dir) -> World {
     .await
 }
 
+/// A world whose repository holds the API job and its secret (`FIRST`), for `recipient`.
+async fn with_secret(dir: &Dir, recipient: &str) -> World {
+    let w = world(dir).await;
+    w.repo
+        .write(
+            "secrets/api.sops.yaml",
+            &dir.encrypt("api.sops.yaml", &plaintext(FIRST), &[recipient]),
+        )
+        .write("jobs/api.nomad.hcl", job());
+    w.repo.commit("the API and its secret");
+    w
+}
+
 fn secret_status(report: &PassReport) -> (Status, String) {
     let found = report
         .objects
@@ -136,14 +149,7 @@ async fn a_file_that_does_not_decrypt_writes_nothing_and_the_rest_goes_on() {
     let dir = Dir::new();
     let recipient = dir.key("key.txt");
     let stranger = dir.key("stranger.txt");
-    let w = world(&dir).await;
-    w.repo
-        .write(
-            "secrets/api.sops.yaml",
-            &dir.encrypt("api.sops.yaml", &plaintext(FIRST), &[&recipient]),
-        )
-        .write("jobs/api.nomad.hcl", job());
-    w.repo.commit("the API and its secret");
+    let w = with_secret(&dir, &recipient).await;
     assert!(w.pass(Options::default()).await.converged());
 
     // For another recipient only: the error names the recipient; the old value stays.
@@ -187,14 +193,7 @@ async fn a_file_that_does_not_decrypt_writes_nothing_and_the_rest_goes_on() {
 async fn the_secret_is_in_no_log_status_metrics_state_or_diff() {
     let dir = Dir::new();
     let recipient = dir.key("key.txt");
-    let w = world(&dir).await;
-    w.repo
-        .write(
-            "secrets/api.sops.yaml",
-            &dir.encrypt("api.sops.yaml", &plaintext(FIRST), &[&recipient]),
-        )
-        .write("jobs/api.nomad.hcl", job());
-    w.repo.commit("the API and its secret");
+    let w = with_secret(&dir, &recipient).await;
     let config = std::fs::read_to_string(w.config_file()).expect("config");
     // The daemon keeps its own state; the source's and Nomad's settings are the world's.
     let config = config
