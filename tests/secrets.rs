@@ -255,3 +255,50 @@ async fn the_secret_is_in_no_log_status_metrics_state_or_diff() {
         }
     }
 }
+
+/// `drover validate --config` checks a SOPS file offline without the key, and with
+/// `--age-identity` decrypts it and checks its MAC, naming the file.
+#[test]
+fn validate_checks_sops_files_offline_and_decrypts_them_given_the_identity() {
+    let dir = Dir::new();
+    let recipient = dir.key("key.txt");
+    let repo = dir.path("repo");
+    std::fs::create_dir_all(repo.join("secrets")).expect("mkdir");
+    let sealed = dir.encrypt("api.sops.yaml", &plaintext(FIRST), &[&recipient]);
+    let edited = sealed.replace(
+        "namespace_unencrypted: default",
+        "namespace_unencrypted: other",
+    );
+    std::fs::write(repo.join("secrets/api.sops.yaml"), edited).expect("write");
+    let config = dir.path("drover.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[source]]\nname = \"s\"\nurl = \"repo\"\nencrypted_variables = [\"secrets/*.sops.yaml\"]\nage_identity_file = \"{}\"\n",
+            dir.path("key.txt").display()
+        ),
+    )
+    .expect("config");
+    let validate = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_drover"))
+            .args(["validate", "--config", "drover.toml"])
+            .args(extra)
+            .current_dir(dir.path(""))
+            .env_remove("NOMAD_ADDR")
+            .output()
+            .expect("drover runs");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), err)
+    };
+    // Offline, the structure is sound: only the MAC can tell the edit.
+    let (code, err) = validate(&[]);
+    assert_eq!(code, Some(0), "{err}");
+    let key = dir.path("key.txt");
+    let (code, err) = validate(&["--age-identity", key.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.starts_with("secrets/api.sops.yaml: error: MAC mismatch"),
+        "{err}"
+    );
+    assert!(!err.contains(FIRST), "{err}");
+}
