@@ -61,6 +61,16 @@ fn secret_status(report: &PassReport) -> (Status, String) {
     (found.status, found.detail.clone())
 }
 
+/// How the pass reported the SOPS file itself (when it did not become a variable).
+fn file_status(report: &PassReport) -> (Status, String) {
+    let found = report
+        .objects
+        .iter()
+        .find(|o| o.path == "secrets/api.sops.yaml");
+    let found = found.unwrap_or_else(|| panic!("no report for the file: {report:#?}"));
+    (found.status, found.detail.clone())
+}
+
 async fn items(w: &World) -> Option<BTreeMap<String, String>> {
     let client = Client::new(&w.config().sources[0].cluster).expect("client");
     let read = client.variable("nomad/jobs/api", &Query::now()).await;
@@ -156,15 +166,10 @@ async fn a_file_that_does_not_decrypt_writes_nothing_and_the_rest_goes_on() {
     let foreign = dir.encrypt("api.sops.yaml", &plaintext(SECOND), &[&stranger]);
     w.repo.write("secrets/api.sops.yaml", &foreign);
     w.repo.commit("encrypted for someone else");
-    let report = w.pass(Options::default()).await;
-    let broken = report
-        .objects
-        .iter()
-        .find(|o| o.path == "secrets/api.sops.yaml")
-        .expect("a report");
-    assert_eq!(broken.status, Status::Blocked);
-    assert!(broken.detail.contains(&stranger), "{}", broken.detail);
-    assert!(!broken.detail.contains(SECOND), "{}", broken.detail);
+    let (status, detail) = file_status(&w.pass(Options::default()).await);
+    assert_eq!(status, Status::Blocked);
+    assert!(detail.contains(&stranger), "{detail}");
+    assert!(!detail.contains(SECOND), "{detail}");
     assert_eq!(items(&w).await.expect("kept")["db_password"], FIRST);
 
     // Edited by hand after encryption: the MAC fails; nothing is written.
@@ -177,13 +182,9 @@ async fn a_file_that_does_not_decrypt_writes_nothing_and_the_rest_goes_on() {
     w.repo.write("secrets/api.sops.yaml", &edited);
     w.repo.commit("edited by hand");
     let report = w.pass(Options::default()).await;
-    let broken = report
-        .objects
-        .iter()
-        .find(|o| o.path == "secrets/api.sops.yaml")
-        .expect("a report");
-    assert_eq!(broken.status, Status::Blocked, "{}", broken.detail);
-    assert!(broken.detail.contains("MAC mismatch"), "{}", broken.detail);
+    let (status, detail) = file_status(&report);
+    assert_eq!(status, Status::Blocked, "{detail}");
+    assert!(detail.contains("MAC mismatch"), "{detail}");
     assert_eq!(items(&w).await.expect("kept")["db_password"], FIRST);
     let job = report.jobs.iter().find(|j| j.path == "jobs/api.nomad.hcl");
     assert_eq!(job.expect("the job").status, Status::Unchanged);
