@@ -15,6 +15,9 @@ use crate::status::{Document, JobState, JobStatus, Reachability, SourceStatus};
 pub const PAGE_SIZE: usize = 500;
 /// Problems listed at the top of the overview; the rest are on the sources' pages.
 const PROBLEMS_SHOWN: usize = 20;
+/// Jobs named on a source's card of the overview, so that a small setup is seen whole on one
+/// page; a larger one is counted there and listed on the source's page.
+const JOBS_SHOWN: usize = 50;
 
 /// Links out of drover: a commit on its forge, a job in Nomad's UI, from the configuration.
 pub struct Links<'a> {
@@ -239,6 +242,7 @@ pub fn overview_page(
                             td { (state_counts(s)) }
                         }
                     }
+                    (job_names(s))
                 }
             }
         }
@@ -558,6 +562,30 @@ fn state_counts(source: &SourceStatus) -> Markup {
                 span class={"badge state-" (state.as_str())} { (count) " " (state.as_str()) }
             }
             " "
+        }
+    }
+}
+
+/// The source's first jobs by name, each with its state; the rest counted.
+fn job_names(source: &SourceStatus) -> Markup {
+    let mut jobs: Vec<&JobStatus> = source.jobs.iter().collect();
+    jobs.sort_by(|a, b| (&a.namespace, &a.id).cmp(&(&b.namespace, &b.id)));
+    html! {
+        @if !jobs.is_empty() {
+            ul.jobs {
+                @for job in jobs.iter().take(JOBS_SHOWN) {
+                    li {
+                        (job_link(job))
+                        @if let Some(namespace) = &job.namespace { span.muted { " " (namespace) } }
+                        " " (badge(job.state))
+                    }
+                }
+                @if jobs.len() > JOBS_SHOWN {
+                    li.muted {
+                        a href=(source_href(&source.name)) { (jobs.len() - JOBS_SHOWN) " more" }
+                    }
+                }
+            }
         }
     }
 }

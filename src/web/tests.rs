@@ -183,6 +183,26 @@ fn five_thousand_jobs_are_paginated_filtered_and_sorted_on_the_server() {
     assert!(first_row < last_row, "descending by job");
 }
 
+#[test]
+fn the_overview_names_a_small_source_s_jobs_and_counts_a_large_one_s() {
+    let config = config();
+    let small = board(
+        &config,
+        ["api", "web"].map(|id| (id.to_owned(), Status::Synced)),
+    );
+    let page = overview(&small, &config);
+    for id in ["api", "web"] {
+        assert!(page.contains(&format!(">{id}</a>")), "{id} named: {page}");
+    }
+    let large = overview(&five_thousand(&config), &config);
+    assert!(large.contains(">job-0049</a>"), "the first 50 named");
+    assert!(!large.contains(">job-0050</a>"), "not the 51st");
+    assert!(
+        large.contains("href=\"/ui/sources/apps\">4950 more</a>"),
+        "the rest counted, with a link to the source's page"
+    );
+}
+
 /// The figure the pages are held to: a 5,000-job source renders well under 300 ms. Prints, never
 /// asserts on time: `cargo test --lib web::tests::render_time -- --ignored --nocapture`.
 #[test]
