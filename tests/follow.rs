@@ -276,6 +276,12 @@ async fn a_rollout_longer_than_three_polls_keeps_drover_healthy() {
     let deployment = succeeded["deployment"].as_str().expect("deployment id");
     let nomad = sim_json(&sim, &format!("/v1/deployment/{deployment}")).await;
     assert_eq!(nomad["Status"], "successful", "{nomad}");
+    // Its groups as the deployment ended: every allocation healthy, not the last progress seen.
+    let groups = succeeded["groups"].as_array().expect("groups at the end");
+    assert!(
+        !groups.is_empty() && groups.iter().all(|g| g["healthy"] == g["desired"]),
+        "{succeeded}"
+    );
 
     // /status showed the rollout while it ran, and shows the job synced after it.
     // (Its deployment ID and progress there: see

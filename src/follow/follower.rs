@@ -401,7 +401,10 @@ impl Follower {
     }
 
     /// A deployment reached its end: roll back if it failed, record, tell.
-    async fn ended(&mut self, flight: Flight, d: &Deployment) {
+    async fn ended(&mut self, mut flight: Flight, d: &Deployment) {
+        // The end's own counts: the last progress seen may be older than the last healthy
+        // allocation.
+        flight.groups = act::progress(d);
         let mut tracked = act::tracked(d);
         tracked.reasons.extend(flight.reasons.iter().cloned());
         let job = flight.registration.job.clone();
