@@ -336,6 +336,56 @@ async fn drover_status_prints_the_table() {
     );
 }
 
+/// The pages ask for their token when one is set, in the two forms a browser or a script sends;
+/// health, status and metrics keep their own rules; every page carries its security headers.
+#[tokio::test]
+async fn the_pages_ask_for_their_token_and_forbid_other_origins() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("ui-token"), "page-token\n").expect("token file");
+    let config = common::serve::config(dir.path(), "ui_auth_token_file = \"ui-token\"");
+    let server = start_with(dir, config).await;
+    let page = |auth: Option<(&str, &str)>| {
+        let mut request = server.http.get(format!("{}/", server.url));
+        if let Some((user, password)) = auth {
+            request = request.basic_auth(user, Some(password));
+        }
+        request.send()
+    };
+    let refused = page(None).await.expect("answer");
+    assert_eq!(refused.status(), 401);
+    assert!(
+        refused.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic realm=\"drover\""),
+        "a browser asks for the token"
+    );
+    assert_eq!(page(Some(("me", "wrong"))).await.unwrap().status(), 401);
+    let shown = page(Some(("anyone", "page-token"))).await.expect("answer");
+    assert_eq!(shown.status(), 200);
+    let csp = shown.headers()["content-security-policy"].to_str().unwrap();
+    for directive in [
+        "default-src 'self'",
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(directive), "{csp}");
+    }
+    assert_eq!(shown.headers()["x-content-type-options"], "nosniff");
+    let bearer = server
+        .http
+        .get(format!("{}/ui/sources/web", server.url))
+        .bearer_auth("page-token")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(bearer.status(), 200, "a script sends it as a bearer token");
+    for open in ["/healthz", "/status", "/metrics"] {
+        assert_eq!(server.get(open).await.0, 200, "{open} keeps its own rules");
+    }
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn serves_https_with_the_configured_certificate() {
     let dir = tempfile::tempdir().expect("tempdir");

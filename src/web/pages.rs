@@ -413,7 +413,7 @@ pub fn job_page(
                 p.muted { "No deployment in the kept history." }
             }
             @for d in &deployments {
-                section.card {
+                section.card data-deployment=(d.id) {
                     strong { (short_commit(d.id)) } " " span class={"badge kind-" (d.outcome_class)} { (d.outcome) }
                     @if let Some(v) = d.version { " · version " (v) }
                     @if d.groups.is_empty() { p.muted { "No progress reported." } }
