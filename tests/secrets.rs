@@ -1,7 +1,8 @@
 //! Secrets in Git, end to end: SOPS files made by the real `sops` with keys from the real
 //! `age-keygen`, in a real Git repository, decrypted by drover and written to the simulator as
 //! Nomad variables — once, with check-and-set, again only when a value changes — and never
-//! shown anywhere else: not in the logs, `/status`, `/metrics`, the state file or `drover diff`.
+//! shown anywhere else: not in the logs, `/status`, `/metrics`, the web pages, the state file or
+//! `drover diff`.
 
 mod common;
 mod git;
@@ -224,8 +225,16 @@ async fn the_secret_is_in_no_log_status_metrics_state_or_diff() {
         ("the log".to_owned(), daemon.log()),
         ("the state file".to_owned(), daemon.state().to_string()),
     ];
-    for path in ["/status", "/metrics", "/status/jobs/default/api"] {
-        let (_, body) = daemon.get(path).await.expect("an answer");
+    for path in [
+        "/status",
+        "/metrics",
+        "/status/jobs/default/api",
+        "/",
+        "/ui/sources/apps",
+        "/ui/jobs/default/api",
+    ] {
+        let (code, body) = daemon.get(path).await.expect("an answer");
+        assert_eq!(code, 200, "{path}: {body}");
         outputs.push((path.to_owned(), body));
     }
     // The pass's own state file and `drover diff` (text and JSON) after a rotation it has not
