@@ -23,6 +23,7 @@ fn main() {
         None => format!("commit {commit}"),
     };
     println!("cargo:rustc-env=DROVER_COMMIT_INFO={info}");
+    println!("cargo:rustc-env=DROVER_COMMIT={commit}");
 }
 
 /// The short commit of the checkout at `dir` (with `-dirty` when tracked files changed) and

@@ -96,6 +96,8 @@ struct DestinationLabels {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: String,
+    /// The short commit it was built from (`-dirty` with local changes), or `unknown`.
+    commit: String,
 }
 
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
@@ -255,11 +257,14 @@ impl Metrics {
              refused; sources without [source.verify] have no series",
             self.verified.clone(),
         );
-        let version = env!("CARGO_PKG_VERSION").to_owned();
+        let labels = BuildLabels {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            commit: env!("DROVER_COMMIT").to_owned(),
+        };
         r.register(
             "build",
-            "The running drover's version",
-            Info::new(BuildLabels { version }),
+            "The running drover's version and commit",
+            Info::new(labels),
         );
     }
 
@@ -479,6 +484,11 @@ mod tests {
             "a job back in step loses its series"
         );
         assert!(text.contains("drover_source_last_sync_timestamp_seconds{source=\"web\"} 1"));
-        assert!(text.contains("drover_build_info{version=\""));
+        let build = format!(
+            "drover_build_info{{version=\"{}\",commit=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION"),
+            env!("DROVER_COMMIT")
+        );
+        assert!(text.contains(&build), "{text}");
     }
 }
