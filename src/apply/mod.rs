@@ -26,7 +26,8 @@ pub use counts::{apply_live_counts, keeps_live_counts};
 pub use diff::{is_change, other_owner, summary, without_own_meta};
 
 use crate::config::PreserveCounts;
-use crate::nomad::{self, Client, PlanResponse, Query, RegisterRequest, Submission};
+use crate::diff::{Style, job_text};
+use crate::nomad::{self, Client, JobDiff, PlanResponse, Query, RegisterRequest, Submission};
 use crate::state::META_COMMIT;
 
 /// A rendered job ready to be applied.
@@ -58,14 +59,15 @@ pub enum Intent {
 pub enum Applied {
     /// The plan showed no change: nothing was registered.
     Unchanged,
-    /// Registered; `summary` says what the plan changed.
+    /// Registered; `summary` says what the plan changed, `plan` shows it (see [`plan_text`]).
     Registered {
         eval_id: String,
         job_modify_index: u64,
         summary: String,
+        plan: String,
     },
     /// A drift check found a change and `self_heal` is off: reported, not registered.
-    Drifted { summary: String },
+    Drifted { summary: String, plan: String },
     /// Someone else changed the job between our plan and our registration, twice.
     Contended,
     /// The live job's `drover.source` names another source: not registered, whatever the
@@ -138,8 +140,12 @@ pub async fn apply(
             return Ok(Applied::Unchanged);
         }
         let summary = summary(plan.diff.as_ref());
+        let text = plan_text(plan.diff.as_ref());
         if intent == (Intent::DriftCheck { self_heal: false }) {
-            return Ok(Applied::Drifted { summary });
+            return Ok(Applied::Drifted {
+                summary,
+                plan: text,
+            });
         }
         if let Some(reason) = hold() {
             return Ok(Applied::Held { reason });
@@ -156,6 +162,7 @@ pub async fn apply(
                     eval_id: r.eval_id,
                     job_modify_index: r.job_modify_index,
                     summary,
+                    plan: text,
                 });
             }
             Err(nomad::Error::Conflict { text }) => {
@@ -175,6 +182,14 @@ pub async fn apply(
         }
     }
     Ok(Applied::Contended)
+}
+
+/// The plan's diff as `drover diff` prints it, without colours or drover's own meta; empty
+/// when Nomad gave no diff. Rendered here, once, for the events that keep it.
+fn plan_text(diff: Option<&JobDiff>) -> String {
+    diff.cloned()
+        .map(without_own_meta)
+        .map_or_else(String::new, |diff| job_text(&diff, Style::Plain))
 }
 
 /// A Nomad call of [`apply`] failed: which one, and how.
