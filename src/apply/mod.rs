@@ -7,12 +7,14 @@
 //! The plan is made with the live job's `drover.commit`, as drover knows it, and drover's own
 //! meta is ignored when reading the diff: a branch that moved without touching this job's
 //! inputs is not a change. Counts the autoscaler owns are copied from the live job before
-//! planning, the only case where the live job is read.
+//! planning, the only case where the live job is read. The plan's diff is also written out as
+//! text here, for `drover diff` and for the events that keep it (the job page shows it).
 
 mod counts;
 mod diff;
 pub mod objects;
 pub mod registry;
+mod text;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -24,9 +26,9 @@ use serde_json::Value;
 
 pub use counts::{apply_live_counts, keeps_live_counts};
 pub use diff::{is_change, other_owner, summary, without_own_meta};
+pub use text::{Style, job as job_text};
 
 use crate::config::PreserveCounts;
-use crate::diff::{Style, job_text};
 use crate::nomad::{self, Client, JobDiff, PlanResponse, Query, RegisterRequest, Submission};
 use crate::state::META_COMMIT;
 
