@@ -203,10 +203,19 @@ async fn drift_is_reported_or_healed() {
     )
     .await
     .unwrap();
-    let Applied::Drifted { summary } = report else {
+    let Applied::Drifted { summary, plan } = report else {
         panic!("expected drift, got {report:?}")
     };
     assert!(summary.contains("group web"), "{summary}");
+    assert!(
+        plan.contains(r#"+/- image: "nginx:hotfix" => "nginx:1""#),
+        "the plan as `drover diff` prints it: {plan}"
+    );
+    assert!(
+        !plan.contains("drover."),
+        "without drover's own meta: {plan}"
+    );
+    assert!(!plan.contains('\x1b'), "without colours: {plan}");
     assert_eq!(
         sim.job("default", "web").unwrap()["TaskGroups"][0]["Tasks"][0]["Config"]["image"],
         "nginx:hotfix"

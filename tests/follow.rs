@@ -14,6 +14,7 @@
 //!   timings).
 //! - `/status` shows the deployment of a job new in a pass still running, and a pass that races
 //!   a rollback never registers the spec that just failed.
+//! - A job's page shows the plan of its last registration.
 //!
 //! `DROVER_TEST_LOG=1` prints every daemon's log, not only a failing test's.
 //!
@@ -447,6 +448,14 @@ async fn a_fix_committed_during_a_failing_rollout_supersedes_it() {
     );
     assert_eq!(new.last().map(String::as_str), Some("succeeded"), "{new:?}");
     assert!(!new.iter().any(|k| k == "failed" || k == "superseded"));
+
+    // The job's page shows the fix's plan as `drover diff` prints it, changed lines marked.
+    let (code, page) = daemon.get("/ui/jobs/default/web").await.expect("job page");
+    assert_eq!(code, 200, "{page}");
+    let head = format!(">{}</code> (version 1), ", &fix.as_str()[..7]);
+    assert!(page.contains(&head), "{head} in {page}");
+    let line = r#"<span class="diff-edit">      +/- image: &quot;nginx:broken&quot; =&gt; &quot;nginx:2&quot;</span>"#;
+    assert!(page.contains(line), "{line} in {page}");
 
     // The fixed version runs, stable; its deployment succeeded.
     let live = sim.job("default", "web").expect("web");

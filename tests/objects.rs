@@ -270,6 +270,14 @@ async fn a_change_by_hand_is_reported_and_put_back_with_self_heal() {
         .expect("the namespace's events")
         .any(|e| e.kind == EventKind::DriftFound);
     assert!(told, "a drift_found event");
+    // Its values are secret: a variable's events say which items differ, and hold no plan.
+    let variable: Vec<_> = state
+        .history
+        .of("", "variable/team/nomad/jobs/web")
+        .expect("the variable's events")
+        .collect();
+    assert!(variable.iter().any(|e| e.kind == EventKind::DriftFound));
+    assert!(variable.iter().all(|e| e.plan.is_none()), "{variable:?}");
     assert_eq!(
         description(&live(&w).await[OBJECTS[0]]),
         "by hand",

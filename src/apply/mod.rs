@@ -7,12 +7,14 @@
 //! The plan is made with the live job's `drover.commit`, as drover knows it, and drover's own
 //! meta is ignored when reading the diff: a branch that moved without touching this job's
 //! inputs is not a change. Counts the autoscaler owns are copied from the live job before
-//! planning, the only case where the live job is read.
+//! planning, the only case where the live job is read. The plan's diff is also written out as
+//! text here, for `drover diff` and for the events that keep it (the job page shows it).
 
 mod counts;
 mod diff;
 pub mod objects;
 pub mod registry;
+mod text;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -24,9 +26,10 @@ use serde_json::Value;
 
 pub use counts::{apply_live_counts, keeps_live_counts};
 pub use diff::{is_change, other_owner, summary, without_own_meta};
+pub use text::{Style, job as job_text};
 
 use crate::config::PreserveCounts;
-use crate::nomad::{self, Client, PlanResponse, Query, RegisterRequest, Submission};
+use crate::nomad::{self, Client, JobDiff, PlanResponse, Query, RegisterRequest, Submission};
 use crate::state::META_COMMIT;
 
 /// A rendered job ready to be applied.
@@ -58,14 +61,15 @@ pub enum Intent {
 pub enum Applied {
     /// The plan showed no change: nothing was registered.
     Unchanged,
-    /// Registered; `summary` says what the plan changed.
+    /// Registered; `summary` says what the plan changed, `plan` shows it (see [`plan_text`]).
     Registered {
         eval_id: String,
         job_modify_index: u64,
         summary: String,
+        plan: String,
     },
     /// A drift check found a change and `self_heal` is off: reported, not registered.
-    Drifted { summary: String },
+    Drifted { summary: String, plan: String },
     /// Someone else changed the job between our plan and our registration, twice.
     Contended,
     /// The live job's `drover.source` names another source: not registered, whatever the
@@ -138,8 +142,12 @@ pub async fn apply(
             return Ok(Applied::Unchanged);
         }
         let summary = summary(plan.diff.as_ref());
+        let text = plan_text(plan.diff.as_ref());
         if intent == (Intent::DriftCheck { self_heal: false }) {
-            return Ok(Applied::Drifted { summary });
+            return Ok(Applied::Drifted {
+                summary,
+                plan: text,
+            });
         }
         if let Some(reason) = hold() {
             return Ok(Applied::Held { reason });
@@ -156,6 +164,7 @@ pub async fn apply(
                     eval_id: r.eval_id,
                     job_modify_index: r.job_modify_index,
                     summary,
+                    plan: text,
                 });
             }
             Err(nomad::Error::Conflict { text }) => {
@@ -175,6 +184,14 @@ pub async fn apply(
         }
     }
     Ok(Applied::Contended)
+}
+
+/// The plan's diff as `drover diff` prints it, without colours or drover's own meta; empty
+/// when Nomad gave no diff. Rendered here, once, for the events that keep it.
+fn plan_text(diff: Option<&JobDiff>) -> String {
+    diff.cloned()
+        .map(without_own_meta)
+        .map_or_else(String::new, |diff| job_text(&diff, Style::Plain))
 }
 
 /// A Nomad call of [`apply`] failed: which one, and how.

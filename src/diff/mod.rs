@@ -7,7 +7,6 @@
 //! Never registers, deregisters or writes the state.
 
 mod objects;
-mod text;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -15,9 +14,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 use serde_json::Value;
 
-pub use text::{Style, job as job_text};
-
-use crate::apply::{self, Submit};
+use crate::apply::{self, Style, Submit, job_text};
 use crate::config::{Config, Source};
 use crate::nomad::{Client, JobDiff};
 use crate::render;
@@ -206,7 +203,7 @@ fn print_text(entries: &[Entry]) {
         match (&e.error, &e.diff) {
             (Some(error), _) => println!("{} ({}): error: {error}\n", e.path, e.source),
             (None, Some(diff)) if e.change => {
-                println!("{} ({}):\n{}", e.path, e.source, text::job(diff, style))
+                println!("{} ({}):\n{}", e.path, e.source, job_text(diff, style))
             }
             _ => println!("{} ({}): job {job:?} unchanged\n", e.path, e.source),
         }

@@ -15,7 +15,8 @@ use super::{Event, EventKind};
 pub const PER_JOB: usize = 20;
 /// What every job's events together may weigh in memory (see [`Event::weight`], plus the
 /// history's own bookkeeping): some 5,000 events, the last one or two of each of 5,000 jobs,
-/// a twentieth of the daemon's memory target.
+/// a twentieth of the daemon's memory target. A plan's text weighs in too, so that events
+/// with large plans keep fewer events, not more memory.
 pub const MAX_HISTORY_BYTES: usize = 2 * 1024 * 1024;
 
 /// Events by job (`namespace/job`), oldest first.
@@ -232,6 +233,22 @@ mod tests {
                 .is_some()
         );
         assert!(history.order.len() <= 2 * history.len() + PER_JOB);
+    }
+
+    #[test]
+    fn plans_as_large_as_they_may_be_keep_the_history_under_its_bound() {
+        let mut history = History::default();
+        let plan = "  + Datacenters: \"dc1\"\n".repeat(crate::events::PLAN_MAX_BYTES / 16);
+        for i in 0..100 {
+            history.push(event(&format!("job-{i}"), EventKind::Registered, "r").plan(&plan));
+        }
+        assert!(history.bytes <= MAX_HISTORY_BYTES);
+        let kept = history.len();
+        assert!(
+            (20..40).contains(&kept),
+            "about 2 MiB / 64 KiB plans: {kept}"
+        );
+        assert!(history.of("default", "job-99").is_some());
     }
 
     #[test]

@@ -186,6 +186,33 @@ pub struct Event {
     /// Per group, for a deployment's progress and its end.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<GroupProgress>,
+    /// The plan's diff as `drover diff` prints it (plain), for a job's registration or drift;
+    /// at most [`PLAN_MAX_BYTES`]. Cluster objects never carry one: a variable's values must
+    /// not show anywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+}
+
+/// The most of a plan's text an event keeps. A job's diff is rarely more than a few KiB; one
+/// huge job must not crowd every other job's events out of the bounded history.
+pub const PLAN_MAX_BYTES: usize = 64 * 1024;
+
+/// `plan` within [`PLAN_MAX_BYTES`], cut after a whole line, with a last line saying how many
+/// were left out.
+fn capped(plan: &str) -> String {
+    if plan.len() <= PLAN_MAX_BYTES {
+        return plan.to_owned();
+    }
+    let end = plan.as_bytes()[..PLAN_MAX_BYTES]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |newline| newline + 1);
+    let (kept, rest) = plan.split_at(end);
+    format!(
+        "{kept}… cut: {} more lines not kept (a plan keeps {} KiB)\n",
+        rest.lines().count(),
+        PLAN_MAX_BYTES / 1024
+    )
 }
 
 impl Event {
@@ -203,6 +230,7 @@ impl Event {
             deployment: None,
             detail: String::new(),
             groups: Vec::new(),
+            plan: None,
         }
     }
 
@@ -236,6 +264,12 @@ impl Event {
         self
     }
 
+    /// The plan's text, cut to [`PLAN_MAX_BYTES`]; none when empty (Nomad gave no diff).
+    pub fn plan(mut self, plan: &str) -> Self {
+        self.plan = (!plan.is_empty()).then(|| capped(plan));
+        self
+    }
+
     /// What the event holds in memory: itself, and each string and group on the heap with
     /// the allocator's own overhead.
     pub(crate) fn weight(&self) -> usize {
@@ -249,6 +283,7 @@ impl Event {
             .chain(self.commit.as_ref())
             .chain(self.signer.as_ref())
             .chain(self.deployment.as_ref())
+            .chain(self.plan.as_ref())
             .map(|s| heap(s))
             .sum::<usize>();
         let groups = self
@@ -326,10 +361,32 @@ mod tests {
             .version(Some(4))
             .deployment(Some("d-1"))
             .detail("rolled back to v3")
-            .groups(vec![group(2, 0, 0, false)]);
+            .groups(vec![group(2, 0, 0, false)])
+            .plan("+/- Job: \"api\"\n");
         let text = serde_json::to_string(&event).expect("encode");
         assert!(text.contains(r#""kind":"rolled_back""#), "{text}");
         let back: Event = serde_json::from_str(&text).expect("decode");
         assert_eq!(back, event);
+    }
+
+    #[test]
+    fn a_plan_weighs_what_it_holds_and_a_huge_one_is_cut_after_a_whole_line() {
+        let line = "  +/- image: \"nginx:1\" => \"nginx:2\"\n";
+        let huge = line.repeat(2 * PLAN_MAX_BYTES / line.len());
+        let bare = Event::new(EventKind::Registered, "prod", "web", "api");
+        let planned = bare.clone().plan(&huge);
+        let kept = planned.plan.as_deref().expect("a plan");
+        assert!(kept.len() < PLAN_MAX_BYTES + 100, "{}", kept.len());
+        let (whole, last) = kept.trim_end().rsplit_once('\n').expect("lines");
+        assert!(last.starts_with("… cut: "), "{last}");
+        assert!(
+            whole.lines().all(|l| format!("{l}\n") == line),
+            "whole lines only"
+        );
+        let more = huge.lines().count() - whole.lines().count();
+        assert!(last.contains(&format!("{more} more lines")), "{last}");
+        assert!(planned.weight() >= bare.weight() + kept.len());
+        assert_eq!(bare.clone().plan(line).plan.as_deref(), Some(line));
+        assert_eq!(bare.clone().plan("").plan, None, "no diff, no plan");
     }
 }

@@ -21,6 +21,23 @@ pub struct Told {
     pub link: Option<String>,
 }
 
+impl Told {
+    /// `event` told as `outcome`, without its plan: the webhook's document is the whole event,
+    /// and a commit of 300 jobs would send (and hold, until its window closes) 300 diffs. The
+    /// job's page shows the plan.
+    pub fn new(event: &Event, outcome: &'static str, link: Option<String>) -> Self {
+        let event = Event {
+            plan: None,
+            ..event.clone()
+        };
+        Self {
+            event,
+            outcome,
+            link,
+        }
+    }
+}
+
 /// What one message tells: outcomes of one source and commit.
 #[derive(Debug, Clone)]
 pub struct Message {
@@ -127,14 +144,10 @@ mod tests {
         let event = Event::new(kind, "prod", "default", job)
             .commit(Some("abcdef0123456789"))
             .version(Some(5))
-            .detail("deployment of v5 failed: unhealthy\nmore");
-        Told {
-            event,
-            outcome,
-            link: Some(format!(
-                "https://drover.example.com/status/jobs/default/{job}"
-            )),
-        }
+            .detail("deployment of v5 failed: unhealthy\nmore")
+            .plan("+/- Job: \"web\"\n");
+        let link = format!("https://drover.example.com/status/jobs/default/{job}");
+        Told::new(&event, outcome, Some(link))
     }
 
     fn message(told: Vec<Told>) -> Message {
@@ -159,6 +172,7 @@ mod tests {
         assert_eq!(doc["events"][0]["outcome"], "rolled_back");
         assert_eq!(doc["events"][0]["job"], "web");
         assert_eq!(doc["subject"], "Bump web to 1.27");
+        assert!(doc["events"][0].get("plan").is_none(), "{doc}");
     }
 
     #[test]

@@ -129,11 +129,7 @@ impl Notifier {
                     due: Instant::now() + window,
                     told: Vec::new(),
                 });
-                group.told.push(Told {
-                    event: event.clone(),
-                    outcome,
-                    link,
-                });
+                group.told.push(Told::new(event, outcome, link));
             }
         }
     }

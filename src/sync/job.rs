@@ -189,25 +189,29 @@ fn stops_waves(report: &JobReport) -> bool {
     )
 }
 
-/// A job blocked, refused, drifted or pruned in this pass is an event; one that was blocked or
-/// drifted for the same reason in the last pass too is not told again.
+/// A job blocked, refused or pruned in this pass is an event (a drift is told where it is found,
+/// with its plan); one that was blocked for the same reason in the last pass too is not told
+/// again.
 fn publish_problem(env: &Env, report: &JobReport) {
     let Some(job) = &report.job else {
         return;
     };
     let kind = match report.status {
         Status::Blocked => EventKind::Blocked,
-        Status::Drifted => EventKind::DriftFound,
         Status::Pruned => EventKind::Pruned,
         // A deployment's failure is the follower's event; this is a refusal or an error.
         Status::Failed if !report.followed => EventKind::Failed,
         _ => return,
     };
-    let event = Event::new(kind, &env.source.name, &job.namespace, &job.id)
+    let event = job_event(env, kind, job).detail(report.detail.clone());
+    env.ctx.recorder.publish_change(event);
+}
+
+/// An event about `job` from this pass's commit.
+fn job_event(env: &Env, kind: EventKind, job: &JobKey) -> Event {
+    Event::new(kind, &env.source.name, &job.namespace, &job.id)
         .commit(Some(&env.commit))
         .signer(env.signer.as_deref())
-        .detail(report.detail.clone());
-    env.ctx.recorder.publish_change(event);
 }
 
 fn report(action: &Action, status: Status, detail: impl Into<String>) -> JobReport {
@@ -397,7 +401,7 @@ async fn apply_and_hand_over(
             })
         })
     };
-    let (eval_id, summary) = match apply::apply(client, &submit, intent, hold).await? {
+    let (eval_id, summary, plan) = match apply::apply(client, &submit, intent, hold).await? {
         Applied::Unchanged => {
             let commit = submit
                 .live_commit
@@ -414,12 +418,17 @@ async fn apply_and_hand_over(
             };
             return Ok((Status::Unchanged, detail.to_owned(), false));
         }
-        Applied::Drifted { summary } => {
+        Applied::Drifted { summary, plan } => {
             record(env, rendered, Save::Soon, |r| {
                 r.last_drift_check = Some(SystemTime::now())
             })
             .await;
             let detail = format!("changed outside Git ({summary}); self_heal is off");
+            // Told here, where the plan is known, rather than with the pass's other problems.
+            let drift = job_event(env, EventKind::DriftFound, &key)
+                .detail(detail.clone())
+                .plan(&plan);
+            env.ctx.recorder.publish_change(drift);
             return Ok((Status::Drifted, detail, false));
         }
         Applied::OwnedElsewhere { source } => {
@@ -439,8 +448,11 @@ async fn apply_and_hand_over(
             return Ok((Status::Failed, detail.to_owned(), false));
         }
         Applied::Registered {
-            eval_id, summary, ..
-        } => (eval_id, summary),
+            eval_id,
+            summary,
+            plan,
+            ..
+        } => (eval_id, summary, plan),
     };
     let (fp, commit, followed) = (fingerprint.clone(), env.commit.clone(), !env.detach);
     record(env, rendered, Save::Soon, move |r| {
@@ -452,10 +464,9 @@ async fn apply_and_hand_over(
         Intent::Apply => EventKind::Registered,
         Intent::DriftCheck { .. } => EventKind::DriftCorrected,
     };
-    let event = Event::new(kind, &env.source.name, &key.namespace, &key.id)
-        .commit(Some(&env.commit))
-        .signer(env.signer.as_deref())
-        .detail(format!("registered ({summary})"));
+    let event = job_event(env, kind, &key)
+        .detail(format!("registered ({summary})"))
+        .plan(&plan);
     env.ctx.recorder.publish(event);
     if env.detach {
         return Ok((Status::Submitted, format!("registered ({summary})"), false));

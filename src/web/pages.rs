@@ -365,8 +365,8 @@ pub fn source_page(
     page(&format!("drover · {}", source.name), body, fragment)
 }
 
-/// `/ui/jobs/<namespace>/<job>`: where the job stands, its deployments and its history;
-/// `None` when no source has the job.
+/// `/ui/jobs/<namespace>/<job>`: where the job stands, its last plan, its deployments and its
+/// history; `None` when no source has the job.
 pub fn job_page(
     doc: &Document<'_>,
     namespace: &str,
@@ -402,11 +402,21 @@ pub fn job_page(
                 }
             }
             h2 { "Plan" }
-            p.muted {
-                "drover does not keep a plan's diff. "
-                code { "drover diff" } " shows what the next pass would change"
-                @if let Some(url) = &nomad { ", and " a href={(url) "/versions"} { "the job's versions in Nomad" } " what changed between them" }
-                "."
+            @if let Some(plan) = last_plan(&events) {
+                p {
+                    "Plan of " (commit_link(links, &source.name, plan.event.commit.as_deref()))
+                    @if let Some(v) = plan.version { " (version " (v) ")" }
+                    ", " (ago_since(plan.event.at)) " ago "
+                    span class={"badge kind-" (plan.event.kind.as_str())} { (plan.event.kind.as_str()) }
+                }
+                pre.plan { @for line in plan.text.lines() { (plan_line(line)) "\n" } }
+            } @else {
+                p.muted {
+                    "No plan of this job is kept in the history. "
+                    code { "drover diff" } " shows what the next pass would change"
+                    @if let Some(url) = &nomad { ", and " a href={(url) "/versions"} { "the job's versions in Nomad" } " what changed between them" }
+                    "."
+                }
             }
             h2 { "Deployments" }
             @if deployments.is_empty() {
@@ -454,6 +464,48 @@ pub fn job_page(
         }
     };
     Some(page(&format!("drover · {namespace}/{id}"), body, fragment))
+}
+
+/// The newest kept plan of a job.
+struct Plan<'a> {
+    event: &'a Event,
+    text: &'a str,
+    /// The version it registered: a registration's event has none, but the follower's events
+    /// of the same commit after it do. A drift found registered nothing.
+    version: Option<u64>,
+}
+
+/// The newest of `events` (newest first) that carries a plan.
+fn last_plan<'a>(events: &[&'a Event]) -> Option<Plan<'a>> {
+    let i = events.iter().position(|e| e.plan.is_some())?;
+    let event = events[i];
+    let version = events[..i]
+        .iter()
+        .rev()
+        .filter(|e| event.kind != EventKind::DriftFound && e.commit == event.commit)
+        .find_map(|e| e.version);
+    Some(Plan {
+        event,
+        text: event.plan.as_deref()?,
+        version,
+    })
+}
+
+/// One line of a plan, marked by what it does (`+/-` edited, `+` added, `-` deleted) for the
+/// stylesheet's colours; the marker stays in the text, so the marks do not rest on colour.
+fn plan_line(line: &str) -> Markup {
+    let mark = match line.trim_start() {
+        l if l.starts_with("+/-") => Some("diff-edit"),
+        l if l.starts_with('+') => Some("diff-add"),
+        l if l.starts_with('-') => Some("diff-del"),
+        _ => None,
+    };
+    html! {
+        @match mark {
+            Some(class) => span class=(class) { (line) },
+            None => (line),
+        }
+    }
 }
 
 /// One deployment as the kept events tell it, newest first.

@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 
 use super::*;
 use crate::config::{Config, Env};
-use crate::events::History;
+use crate::events::{Event, EventKind, History};
 use crate::state::{JobKey, SourceState};
 use crate::status::{Board, Reachability};
 use crate::sync::{JobReport, PassReport, Status};
@@ -64,22 +64,19 @@ fn source(board: &Board, config: &Config, query: &str) -> String {
     })
 }
 
+fn job(board: &Board, config: &Config, id: &str, history: &History) -> String {
+    board.with_document(|doc| {
+        job_page(doc, "default", id, history, &Links::new(config), false)
+            .expect("the job is on the board")
+            .into_string()
+    })
+}
+
 #[test]
 fn a_job_named_with_html_shows_as_text() {
     let config = config();
     let board = board(&config, [(SCRIPT_NAME.to_owned(), Status::Blocked)]);
-    let job = board.with_document(|doc| {
-        job_page(
-            doc,
-            "default",
-            SCRIPT_NAME,
-            &History::default(),
-            &Links::new(&config),
-            false,
-        )
-        .expect("the job is on the board")
-        .into_string()
-    });
+    let job = job(&board, &config, SCRIPT_NAME, &History::default());
     for page in [overview(&board, &config), source(&board, &config, ""), job] {
         assert!(
             !page.contains("<script>alert"),
@@ -98,26 +95,74 @@ fn a_job_named_with_html_shows_as_text() {
 }
 
 #[test]
+fn the_last_plan_shows_with_its_changed_lines_marked_and_escaped() {
+    let config = config();
+    let board = board(&config, [("web".to_owned(), Status::Synced)]);
+    let (old, new) = (Some("0123456789abcdef"), Some("fedcba9876543210"));
+    let event = |kind, commit| Event::new(kind, "apps", "default", "web").commit(commit);
+    let deployed = |kind| event(kind, new).version(Some(3)).deployment(Some("d-1"));
+    let plan = "+/- Job: \"web\"\n  + Meta[note]: \"<script>alert(1)</script>\"\n  \
+                - Meta[old]: \"x\"\n+/- Task Group: \"web\"\n  +/- Count: \"1\" => \"2\"\n  \
+                ports[0]: \"http\"\n";
+    let mut history = History::default();
+    history.push(event(EventKind::Registered, old).plan("+ Job: \"first\"\n"));
+    history.push(event(EventKind::Registered, new).plan(plan));
+    history.push(deployed(EventKind::Progress));
+    history.push(deployed(EventKind::Succeeded));
+    let page = job(&board, &config, "web", &history);
+    let head = "Plan of <a href=\"https://git.example.com/jobs/commit/fedcba9876543210\">";
+    assert!(page.contains(head), "{page}");
+    assert!(
+        page.contains("<code>fedcba9</code></a> (version 3), "),
+        "{page}"
+    );
+    for line in [
+        r#"<span class="diff-edit">+/- Job: &quot;web&quot;</span>"#,
+        r#"<span class="diff-add">  + Meta[note]: &quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;</span>"#,
+        r#"<span class="diff-del">  - Meta[old]: &quot;x&quot;</span>"#,
+        r#"<span class="diff-edit">  +/- Count: &quot;1&quot; =&gt; &quot;2&quot;</span>"#,
+        "\n  ports[0]: &quot;http&quot;\n",
+    ] {
+        assert!(page.contains(line), "{line} in {page}");
+    }
+    assert!(!page.contains("<script>alert"), "an unescaped plan: {page}");
+    assert!(!page.contains("first"), "only the newest plan: {page}");
+}
+
+#[test]
+fn a_drift_found_registered_nothing_so_its_plan_names_no_version() {
+    let config = config();
+    let board = board(&config, [("web".to_owned(), Status::Drifted)]);
+    let mut history = History::default();
+    let commit = Some("fedcba9876543210");
+    let event = |kind| Event::new(kind, "apps", "default", "web").commit(commit);
+    // Found while the commit's deployment still ran.
+    history.push(event(EventKind::Registered).plan("+ Job: \"web\"\n"));
+    history.push(event(EventKind::DriftFound).plan("+/- Job: \"web\"\n"));
+    history.push(event(EventKind::Succeeded).version(Some(3)));
+    let page = job(&board, &config, "web", &history);
+    assert!(page.contains("</a>, "), "no version: {page}");
+    assert!(!page.contains("(version"), "{page}");
+    assert!(
+        page.contains("kind-drift_found\">drift_found</span></p>"),
+        "{page}"
+    );
+    assert!(page.contains("+/- Job"), "the drift's plan: {page}");
+}
+
+#[test]
 fn links_go_to_the_forge_and_to_nomad_and_scripts_come_from_drover() {
     let config = config();
     let board = board(&config, [("web".to_owned(), Status::Synced)]);
-    let job = board.with_document(|doc| {
-        job_page(
-            doc,
-            "default",
-            "web",
-            &History::default(),
-            &Links::new(&config),
-            false,
-        )
-        .expect("job")
-        .into_string()
-    });
+    let job = job(&board, &config, "web", &History::default());
     assert!(
         job.contains("href=\"https://nomad.example.com/ui/jobs/web@default\""),
         "{job}"
     );
-    assert!(job.contains("drover does not keep a plan's diff"), "{job}");
+    assert!(
+        job.contains("No plan of this job is kept in the history."),
+        "{job}"
+    );
     for page in [overview(&board, &config), job] {
         assert!(page.contains("<script src=\"/ui/app.js\" defer></script>"));
         assert!(page.contains("<link rel=\"stylesheet\" href=\"/ui/app.css\">"));

@@ -1,6 +1,7 @@
 //! A plan's diff as text, in the shape `nomad job plan` prints it (`+` added, `-` deleted,
 //! `+/-` edited, annotations such as `forces create/destroy update` in brackets), coloured for a
-//! terminal or plain. Pure formatting; never calls Nomad.
+//! terminal or plain: what `drover diff` prints, and the plan an event keeps. Pure formatting;
+//! never calls Nomad.
 
 use std::fmt::Write;
 
