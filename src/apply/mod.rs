@@ -29,7 +29,9 @@ pub use diff::{is_change, other_owner, summary, without_own_meta};
 pub use text::{Style, job as job_text};
 
 use crate::config::PreserveCounts;
-use crate::nomad::{self, Client, JobDiff, PlanResponse, Query, RegisterRequest, Submission};
+use crate::nomad::{
+    self, Client, DiffType, GroupDiff, JobDiff, PlanResponse, Query, RegisterRequest, Submission,
+};
 use crate::state::META_COMMIT;
 
 /// A rendered job ready to be applied.
@@ -187,11 +189,31 @@ pub async fn apply(
 }
 
 /// The plan's diff as `drover diff` prints it, without colours or drover's own meta; empty
-/// when Nomad gave no diff. Rendered here, once, for the events that keep it.
+/// when Nomad gave no diff. Rendered here, once, for the events that keep it. A new job's plan
+/// keeps its outline (the job, its groups and tasks) without their fields: every field of the
+/// file is an addition there, and thousands of new jobs would otherwise fill the bounded
+/// history with copies of their files.
 fn plan_text(diff: Option<&JobDiff>) -> String {
     diff.cloned()
         .map(without_own_meta)
+        .map(|diff| match diff.r#type {
+            DiffType::Added => outline(diff),
+            _ => diff,
+        })
         .map_or_else(String::new, |diff| job_text(&diff, Style::Plain))
+}
+
+/// `diff` without fields or objects at any level.
+fn outline(mut diff: JobDiff) -> JobDiff {
+    fn bare(group: &mut GroupDiff) {
+        group.fields = None;
+        group.objects = None;
+        group.tasks.iter_mut().flatten().for_each(bare);
+    }
+    diff.fields = None;
+    diff.objects = None;
+    diff.task_groups.iter_mut().flatten().for_each(bare);
+    diff
 }
 
 /// A Nomad call of [`apply`] failed: which one, and how.
@@ -309,5 +331,31 @@ mod tests {
             job,
             "a new job is planned as it is"
         );
+    }
+
+    #[test]
+    fn a_new_job_s_plan_is_its_outline_and_an_edit_s_is_whole() {
+        let added = |t: &str| json!({"Type": t, "Name": "Datacenters", "Old": "", "New": "dc1"});
+        let diff = |t: &str| -> JobDiff {
+            serde_json::from_value(json!({
+                "Type": t, "ID": "web", "Fields": [added("Added")],
+                "TaskGroups": [{"Type": t, "Name": "web", "Fields": [added("Added")],
+                    "Tasks": [{"Type": t, "Name": "nginx", "Fields": [added("Added")]}]}]
+            }))
+            .expect("diff")
+        };
+        let new = plan_text(Some(&diff("Added")));
+        assert_eq!(
+            new.lines().map(str::trim).collect::<Vec<_>>(),
+            [
+                "+ Job: \"web\"",
+                "+ Task Group: \"web\"",
+                "+ Task: \"nginx\""
+            ],
+            "{new}"
+        );
+        let edit = plan_text(Some(&diff("Edited")));
+        assert!(edit.contains("Datacenters"), "{edit}");
+        assert_eq!(plan_text(None), "");
     }
 }

@@ -239,16 +239,16 @@ mod tests {
     fn plans_as_large_as_they_may_be_keep_the_history_under_its_bound() {
         let mut history = History::default();
         let plan = "  + Datacenters: \"dc1\"\n".repeat(crate::events::PLAN_MAX_BYTES / 16);
-        for i in 0..100 {
+        for i in 0..400 {
             history.push(event(&format!("job-{i}"), EventKind::Registered, "r").plan(&plan));
         }
         assert!(history.bytes <= MAX_HISTORY_BYTES);
         let kept = history.len();
         assert!(
-            (20..40).contains(&kept),
-            "about 2 MiB / 64 KiB plans: {kept}"
+            (100..140).contains(&kept),
+            "about 2 MiB / 16 KiB plans: {kept}"
         );
-        assert!(history.of("default", "job-99").is_some());
+        assert!(history.of("default", "job-399").is_some());
     }
 
     #[test]

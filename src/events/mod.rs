@@ -195,7 +195,7 @@ pub struct Event {
 
 /// The most of a plan's text an event keeps. A job's diff is rarely more than a few KiB; one
 /// huge job must not crowd every other job's events out of the bounded history.
-pub const PLAN_MAX_BYTES: usize = 64 * 1024;
+pub const PLAN_MAX_BYTES: usize = 16 * 1024;
 
 /// `plan` within [`PLAN_MAX_BYTES`], cut after a whole line, with a last line saying how many
 /// were left out.
