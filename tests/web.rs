@@ -209,7 +209,8 @@ fn the_overview_lists_both_sources_and_every_example_job() {
 }
 
 /// The page open on a job follows a deployment drover starts after a commit: the new deployment
-/// appears and ends successful, its bars full, with no reload.
+/// appears and ends successful, its bars full, and the plan's changed line shows, with no
+/// reload.
 #[test]
 fn a_committed_change_deploys_on_the_open_page_without_a_reload() {
     let demo = Demo::start();
@@ -242,6 +243,13 @@ fn a_committed_change_deploys_on_the_open_page_without_a_reload() {
         panic!("no new successful deployment on the page within {WITHIN:?}: {text}");
     }
     assert_eq!(page.seen.loads, loads, "the page was not reloaded");
+    let marked = strings(page.eval(
+        "[...document.querySelectorAll('pre.plan .diff-edit')].map(l => l.textContent.trim())",
+    ));
+    assert!(
+        marked.iter().any(|l| l.contains("owner") && l.contains("\"web-team\"")),
+        "the plan's changed line, marked: {marked:?}"
+    );
     let refreshes = page
         .seen
         .requests
