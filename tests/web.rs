@@ -247,7 +247,9 @@ fn a_committed_change_deploys_on_the_open_page_without_a_reload() {
         "[...document.querySelectorAll('pre.plan .diff-edit')].map(l => l.textContent.trim())",
     ));
     assert!(
-        marked.iter().any(|l| l.contains("owner") && l.contains("\"web-team\"")),
+        marked
+            .iter()
+            .any(|l| l.contains("owner") && l.contains("\"web-team\"")),
         "the plan's changed line, marked: {marked:?}"
     );
     let refreshes = page

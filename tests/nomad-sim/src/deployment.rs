@@ -199,8 +199,12 @@ fn group_state(
     let old_group = previous
         .and_then(|p| p["TaskGroups"].as_array())
         .and_then(|gs| gs.iter().find(|g| text(g, "Name") == name));
-    let destructive = old_group
-        .is_some_and(|old| matches!(diff::group_change(old, group), GroupChange::Destructive));
+    let destructive = old_group.zip(previous).is_some_and(|(old, old_job)| {
+        matches!(
+            diff::group_change(old_job, old, job, group),
+            GroupChange::Destructive
+        )
+    });
     let canaries = if destructive {
         num(update, "Canary")
     } else {

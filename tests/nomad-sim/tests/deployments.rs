@@ -152,6 +152,28 @@ fn canary_healthy(d: &Value) -> bool {
     d["JobVersion"] == 1 && d["TaskGroups"]["web"]["HealthyAllocs"] == 1
 }
 
+/// A job's own Meta reaches every task (as `NOMAD_META_*`), so Nomad's scheduler counts its
+/// change as destructive (`tasksUpdated` compares each task's combined meta): the new version
+/// places a canary, as its plan said.
+#[tokio::test]
+async fn a_job_meta_change_places_canaries_as_its_plan_says() {
+    let (_sim, api) = sim().await;
+    api.register(canary_job("web", "nginx:1", 3, 1)).await;
+    api.wait_job("web", |j| j["Stable"] == true).await;
+    let mut changed = canary_job("web", "nginx:1", 3, 1);
+    changed["Meta"] = json!({"owner": "web-team"});
+    let plan = api
+        .post("/v1/job/web/plan", json!({"Job": changed, "Diff": true}))
+        .await;
+    assert_eq!(
+        plan.json()["Annotations"]["DesiredTGUpdates"]["web"]["Canary"],
+        1
+    );
+    api.register(changed).await;
+    let d = api.wait_for("/v1/job/web/deployment", canary_healthy).await;
+    assert_eq!(d["TaskGroups"]["web"]["DesiredCanaries"], 1, "{d}");
+}
+
 #[tokio::test]
 async fn canaries_wait_for_promotion() {
     let (_sim, api) = sim().await;

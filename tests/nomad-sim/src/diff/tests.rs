@@ -138,7 +138,7 @@ fn removed_group_is_stopped() {
 #[test]
 fn group_change_table() {
     let base = JobB::new();
-    let group = |j: &JobB| j.build()["TaskGroups"][0].clone();
+    let group = |j: &Value| j["TaskGroups"][0].clone();
     let cases = [
         ("same", base.clone(), GroupChange::Unchanged),
         (
@@ -166,6 +166,11 @@ fn group_change_table() {
         ),
         ("count", base.clone().count(5), GroupChange::InPlace),
         (
+            "job meta",
+            base.clone().set("/Meta", json!({"owner": "web-team"})),
+            GroupChange::Destructive,
+        ),
+        (
             "kill",
             base.clone().set(
                 "/TaskGroups/0/Tasks/0/KillTimeout",
@@ -175,7 +180,9 @@ fn group_change_table() {
         ),
     ];
     for (name, new, want) in cases {
-        assert_eq!(group_change(&group(&base), &group(&new)), want, "{name}");
+        let (old, new) = (base.build(), new.build());
+        let change = group_change(&old, &group(&old), &new, &group(&new));
+        assert_eq!(change, want, "{name}");
     }
 }
 

@@ -18,13 +18,9 @@ pub enum GroupChange {
     Destructive,
 }
 
-pub fn group_change(old_group: &Value, new_group: &Value) -> GroupChange {
-    classify(&Value::Null, old_group, &Value::Null, new_group)
-}
-
-/// `group_change` with the jobs' Meta taken into account: tasksUpdated compares each task's
-/// combined job + group + task meta.
-fn classify(old_job: &Value, old: &Value, new_job: &Value, new: &Value) -> GroupChange {
+/// How a group changes between two versions of its job, as Nomad's scheduler sees it: the jobs'
+/// Meta counts too, since tasksUpdated compares each task's combined job + group + task meta.
+pub fn group_change(old_job: &Value, old: &Value, new_job: &Value, new: &Value) -> GroupChange {
     if group_destructive(old, new) || tasks_destructive(old_job, old, new_job, new) {
         GroupChange::Destructive
     } else if old != new {
@@ -208,7 +204,7 @@ fn group_updates(
     if !changed {
         return desired(kept, place, stop, 0, 0, 0);
     }
-    if classify(old_job, og, new_job, ng) != GroupChange::Destructive || kept == 0 {
+    if group_change(old_job, og, new_job, ng) != GroupChange::Destructive || kept == 0 {
         // The job's JobModifyIndex moved, so every surviving allocation is updated in place.
         return desired(0, place, stop, kept, 0, 0);
     }
