@@ -16,7 +16,7 @@ fn decrypt_tree(name: &str, text: &str, ids: &Identities) -> Result<serde_json::
 }
 
 fn decrypt(name: &str, text: &str, ids: &Identities) -> Result<Spec, SopsError> {
-    let file = sops::read(name, text).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    let file = sops::read(name, text, None).unwrap_or_else(|e| panic!("{name}: {e:?}"));
     sops::decrypt(&file, ids)
 }
 
@@ -141,7 +141,7 @@ fn variable_files_are_checked_offline() {
     let recipient = dir.key("key.txt");
     let errors = |name: &str, plaintext: &str| -> Vec<String> {
         let encrypted = dir.encrypt(name, plaintext, &[&recipient]);
-        match sops::read(name, &encrypted) {
+        match sops::read(name, &encrypted, None) {
             Ok(_) => panic!("{plaintext:?} passed"),
             Err(e) => e.iter().map(ToString::to_string).collect(),
         }
@@ -168,8 +168,8 @@ fn variable_files_are_checked_offline() {
             "big.yaml:2:1: variable \"a\": its items are 65537 bytes (keys and values), over Nomad's limit of 65536 bytes (64 KiB)"
         ]
     );
-    let plain =
-        sops::read("plain.yaml", "path_unencrypted: a\nitems:\n  k: v\n").expect_err("not SOPS");
+    let plain = sops::read("plain.yaml", "path_unencrypted: a\nitems:\n  k: v\n", None)
+        .expect_err("not SOPS");
     assert_eq!(
         plain[0].to_string(),
         "plain.yaml: no `sops` block: not a SOPS file (encrypt it with `sops --encrypt --age <recipient>`)"
@@ -226,7 +226,16 @@ fn keys_and_recipients() {
     let carol = dir.key("carol.txt");
 
     let for_alice = dir.encrypt("a.yaml", VARIABLE, &[&alice]);
-    let file = sops::read("a.yaml", &for_alice).expect("valid");
+    let file = sops::read("a.yaml", &for_alice, None).expect("valid");
+    // The file names `prod`: read by a source pinned to another namespace, it is refused before
+    // any key is needed.
+    let refused = sops::read("a.yaml", &for_alice, Some("staging")).expect_err("not staging's");
+    assert!(
+        refused[0]
+            .to_string()
+            .starts_with("a.yaml:2:1: variable \"nomad/jobs/api\" is in namespace \"prod\""),
+        "{refused:?}"
+    );
     assert_eq!(sops::recipients(&file), [alice.as_str()]);
     let e = sops::decrypt(&file, &dir.identities(&["bob.txt"])).expect_err("not for bob");
     let message = e.to_string();
@@ -242,7 +251,7 @@ fn keys_and_recipients() {
     );
 
     let for_two = dir.encrypt("b.yaml", VARIABLE, &[&alice, &carol]);
-    let file = sops::read("b.yaml", &for_two).expect("valid");
+    let file = sops::read("b.yaml", &for_two, None).expect("valid");
     assert_eq!(sops::recipients(&file), [alice.clone(), carol.clone()]);
     for key in ["alice.txt", "carol.txt"] {
         let spec = sops::decrypt(&file, &dir.identities(&[key])).expect(key);
@@ -261,7 +270,7 @@ fn items_over_64_kib_once_decrypted_are_refused() {
         .collect();
     let text = format!("path_unencrypted: nomad/jobs/big\nitems:\n{items}");
     let encrypted = dir.encrypt("big.yaml", &text, &[&recipient]);
-    let file = sops::read("big.yaml", &encrypted).expect("fits, as far as read can tell");
+    let file = sops::read("big.yaml", &encrypted, None).expect("fits, as far as read can tell");
     let e = sops::decrypt(&file, &dir.identities(&["key.txt"])).expect_err("too large");
     assert!(
         matches!(

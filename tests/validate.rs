@@ -409,7 +409,8 @@ async fn a_var_string_for_a_list_variable_is_read_as_nomad_reads_it() {
 }
 
 /// `--config` checks each source's cluster objects too, offline: every kind's file with the
-/// line and column of its problem, and a variable too large for Nomad with its size.
+/// line and column of its problem, a variable too large for Nomad with its size, and one in
+/// another namespace than the source's.
 #[test]
 fn config_mode_checks_every_kind_of_object() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -438,6 +439,10 @@ fn config_mode_checks_every_kind_of_object() {
             "cluster/vars/ok.hcl",
             "path = \"nomad/jobs/api\"\nitems {\n  a = \"b\"\n}\n".to_owned(),
         ),
+        (
+            "cluster/vars/prod.hcl",
+            "path = \"nomad/jobs/db\"\nnamespace = \"prod\"\nitems {\n  a = \"b\"\n}\n".to_owned(),
+        ),
     ];
     for (path, text) in &files {
         let path = dir.path().join("repo").join(path);
@@ -446,7 +451,7 @@ fn config_mode_checks_every_kind_of_object() {
     }
     std::fs::write(
         dir.path().join("drover.toml"),
-        "[[source]]\nname = \"c\"\nurl = \"repo\"\nnamespaces = [\"cluster/ns/*.hcl\"]\n\
+        "[[source]]\nname = \"c\"\nurl = \"repo\"\nnamespace = \"staging\"\nnamespaces = [\"cluster/ns/*.hcl\"]\n\
          node_pools = [\"cluster/pools/*.hcl\"]\nacl_policies = [\"cluster/acl/*.policy.hcl\"]\n\
          acl_roles = [\"cluster/acl/*.role.hcl\"]\nnomad_variables = [\"cluster/vars/*.hcl\"]\n",
     )
@@ -461,6 +466,7 @@ fn config_mode_checks_every_kind_of_object() {
             "cluster/ns/team.hcl:1:1: error: invalid namespace name \"bad name!\": Nomad takes 1 to 128 ASCII letters, digits and dashes",
             "cluster/pools/default.hcl:1:11: error: `default` is Nomad's built-in node pool; drover cannot manage it",
             "cluster/vars/big.hcl:2:1: error: variable \"nomad/jobs/web\": its items are 67588 bytes (keys and values), over Nomad's limit of 65536 bytes (64 KiB)",
+            "cluster/vars/prod.hcl:2:1: error: variable \"nomad/jobs/db\" is in namespace \"prod\", but this source's namespace is \"staging\" (its `namespace` setting): leave the file's namespace out, or move the file to the source of \"prod\"",
         ]
     );
 }

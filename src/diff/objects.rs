@@ -27,7 +27,11 @@ pub struct FieldChange {
 
 /// The entries of every object file of the source at the snapshot.
 pub(super) async fn entries(source: &Source, snapshot: &Snapshot, client: &Client) -> Vec<Entry> {
-    let set = read_object_files(snapshot, source.objects.age_identity.as_ref());
+    let set = read_object_files(
+        snapshot,
+        source.objects.age_identity.as_ref(),
+        source.namespace.as_deref(),
+    );
     let mut entries: Vec<Entry> = set
         .broken
         .into_iter()

@@ -274,20 +274,23 @@ pub struct Change {
 }
 
 /// Reads one file of `kind`. `read` reads another file of the same commit (for an ACL policy's
-/// `rules_file`), by repository-relative path. Every problem found is returned, each naming the
-/// file and, where there is one, the line and column.
+/// `rules_file`), by repository-relative path. `source_namespace`: the source's `namespace`
+/// setting, which a variable's must match (and which it takes when the file names none). Every
+/// problem found is returned, each naming the file and, where there is one, the line and
+/// column.
 pub fn parse(
     kind: Kind,
     path: &str,
     text: &str,
     read: &dyn Fn(&str) -> Result<String, FileError>,
+    source_namespace: Option<&str>,
 ) -> Result<Spec, Vec<KindError>> {
     match kind {
         Kind::Namespace => namespace::parse(path, text),
         Kind::NodePool => node_pool::parse(path, text),
         Kind::AclPolicy => acl_policy::parse(path, text, read),
         Kind::AclRole => acl_role::parse(path, text),
-        Kind::Variable => variable::parse(path, text),
+        Kind::Variable => variable::parse(path, text, source_namespace),
     }
 }
 
@@ -320,7 +323,7 @@ pub(crate) fn refusals(
     text: &str,
     files: &dyn Fn(&str) -> Result<String, crate::source::FileError>,
 ) -> Vec<String> {
-    match parse(kind, path, text, files) {
+    match parse(kind, path, text, files, None) {
         Ok(spec) => panic!("{text:?} passed: {spec:?}"),
         Err(e) => e.iter().map(ToString::to_string).collect(),
     }

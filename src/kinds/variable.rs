@@ -34,7 +34,7 @@ pub fn variable(
     namespace: Option<&str>,
     items: BTreeMap<String, String>,
 ) -> Result<Spec, Vec<KindError>> {
-    build(path_of_file, var_path, namespace, items, &|_| None)
+    build(path_of_file, var_path, (namespace, None), items, &|_| None)
 }
 
 /// What a check is about, for its position in the file.
@@ -45,11 +45,14 @@ pub(super) enum Part<'a> {
     Key(&'a str),
 }
 
-/// [`variable`], with `at` placing each problem in the file.
+/// [`variable`], with `at` placing each problem in the file. `namespace`: the file's, and the
+/// source's (its `namespace` setting, which pins the source's jobs there): a file naming none
+/// is in the source's, and one naming another is refused, so that a file copied from one
+/// environment to another cannot write the first one's variables.
 pub(super) fn build(
     file: &str,
     var_path: &str,
-    namespace: Option<&str>,
+    namespace: (Option<&str>, Option<&str>),
     items: BTreeMap<String, String>,
     at: &dyn Fn(Part) -> Option<Position>,
 ) -> Result<Spec, Vec<KindError>> {
@@ -67,7 +70,19 @@ pub(super) fn build(
             format!("invalid variable path {var_path:?}: {problem}"),
         );
     }
-    let namespace = namespace.unwrap_or("default");
+    let namespace = match namespace {
+        (Some(own), Some(source)) if own != source => {
+            let message = format!(
+                "variable {var_path:?} is in namespace {own:?}, but this source's namespace is \
+                 {source:?} (its `namespace` setting): leave the file's namespace out, or move the \
+                 file to the source of {own:?}"
+            );
+            error(Part::Namespace, message);
+            own
+        }
+        (Some(own), _) => own,
+        (None, source) => source.unwrap_or("default"),
+    };
     if let Err(problem) = check_name(namespace, false) {
         let message = format!("invalid namespace name {namespace:?}: {problem}");
         error(Part::Namespace, message);
@@ -127,7 +142,12 @@ fn check_path(path: &str) -> Result<(), String> {
     }
 }
 
-pub(super) fn parse(path: &str, text: &str) -> Result<Spec, Vec<KindError>> {
+/// A variable file; `source_namespace` as in [`build`].
+pub(super) fn parse(
+    path: &str,
+    text: &str,
+    source_namespace: Option<&str>,
+) -> Result<Spec, Vec<KindError>> {
     let (mut doc, root) = Doc::parse(path, text)?;
     let (fields, _) = doc.object(&root, "a variable file", SCHEMA);
     let var_path = match fields.get("Path") {
@@ -164,7 +184,8 @@ pub(super) fn parse(path: &str, text: &str) -> Result<Spec, Vec<KindError>> {
         Part::Key(key) => keys.get(key).copied(),
     };
     let items = items.into_iter().map(|(k, (_, v))| (k, v)).collect();
-    match build(path, &var_path, namespace.as_deref(), items, &locate) {
+    let namespaces = (namespace.as_deref(), source_namespace);
+    match build(path, &var_path, namespaces, items, &locate) {
         Ok(spec) => doc.finish(spec),
         Err(errors) => {
             errors.into_iter().for_each(|e| doc.push(e));
@@ -185,10 +206,41 @@ mod tests {
         })
     }
 
+    /// A source pinned to a namespace keeps its variables there: a file naming none is put there,
+    /// one naming another is refused at its `namespace` line.
+    #[test]
+    fn the_source_s_namespace_holds_its_variables() {
+        let text = |ns: &str| format!("path = \"nomad/jobs/web\"\n{ns}items {{\n  a = \"1\"\n}}\n");
+        let unnamed = parse("v.hcl", &text(""), Some("staging")).expect("valid");
+        assert_eq!(unnamed.namespace.as_deref(), Some("staging"));
+        let same = parse("v.hcl", &text("namespace = \"staging\"\n"), Some("staging"));
+        assert_eq!(same.expect("valid").namespace.as_deref(), Some("staging"));
+        let other = parse("v.hcl", &text("namespace = \"prod\"\n"), Some("staging"));
+        let errors: Vec<String> = other
+            .expect_err("refused")
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                "v.hcl:2:1: variable \"nomad/jobs/web\" is in namespace \"prod\", but this source's \
+              namespace is \"staging\" (its `namespace` setting): leave the file's namespace out, \
+              or move the file to the source of \"prod\""
+            ]
+        );
+        let free = parse("v.hcl", &text(""), None).expect("valid");
+        assert_eq!(
+            free.namespace.as_deref(),
+            Some("default"),
+            "no source namespace"
+        );
+    }
+
     #[test]
     fn hcl_as_nomad_var_put_reads_it() {
         let text = "path      = \"nomad/jobs/web\"\nnamespace = \"prod\"\nitems {\n  greeting = \"hello\"\n}\nmodify_index = 12\n";
-        let spec = parse("vars/web.hcl", text).expect("valid");
+        let spec = parse("vars/web.hcl", text, None).expect("valid");
         assert_eq!(spec.kind, Kind::Variable);
         assert_eq!(spec.name, "nomad/jobs/web");
         assert_eq!(spec.namespace.as_deref(), Some("prod"));
@@ -198,7 +250,7 @@ mod tests {
             json!({"Items": {"greeting": "hello"}})
         );
         let keyed = "path = \"app/config\"\nitems = {\n  \"tls.crt\" = \"x\"\n}\n";
-        let spec = parse("vars/app.hcl", keyed).expect("valid");
+        let spec = parse("vars/app.hcl", keyed, None).expect("valid");
         assert_eq!(spec.namespace.as_deref(), Some("default"));
         assert_eq!(spec.fields.get("Items"), Some(&json!({"tls.crt": "x"})));
     }
@@ -206,7 +258,7 @@ mod tests {
     #[test]
     fn json_and_the_constructor_agree() {
         let text = r#"{"Path": "nomad/jobs/web", "Items": {"a": "1", "b": "2"}, "CreateIndex": 3}"#;
-        let parsed = parse("vars/web.json", text).expect("valid");
+        let parsed = parse("vars/web.json", text, None).expect("valid");
         let items = BTreeMap::from([("a".into(), "1".into()), ("b".into(), "2".into())]);
         let built = variable("vars/web.json", "nomad/jobs/web", None, items).expect("valid");
         assert_eq!(parsed, built);
@@ -295,7 +347,7 @@ mod tests {
         );
         let exact = big.replace(&"x".repeat(MAX_SIZE - 3), &"x".repeat(MAX_SIZE - 4));
         assert!(
-            parse("vars/web.hcl", &exact).is_ok(),
+            parse("vars/web.hcl", &exact, None).is_ok(),
             "the limit itself is allowed"
         );
     }

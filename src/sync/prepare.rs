@@ -141,7 +141,11 @@ pub(crate) fn prepare(
     };
     Ok(PreparedSet {
         desired,
-        objects: read_files(&snapshot, source.objects.age_identity.as_ref()),
+        objects: read_files(
+            &snapshot,
+            source.objects.age_identity.as_ref(),
+            source.namespace.as_deref(),
+        ),
         waves,
         snapshot,
         settings,

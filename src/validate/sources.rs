@@ -127,7 +127,8 @@ fn at_commit(
     let objects: Vec<(usize, String)> = (snapshot.groups.iter().enumerate())
         .flat_map(|(group, files)| files.iter().map(move |f| (group, f.path.clone())))
         .collect();
-    problems.extend(check_objects(&snapshot, &objects, age_identity));
+    let namespace = source.namespace.as_deref();
+    problems.extend(check_objects(&snapshot, &objects, age_identity, namespace));
     Ok((Box::new(snapshot), paths, problems))
 }
 
@@ -160,16 +161,18 @@ fn work_tree(
             None => {}
         }
     }
-    let problems = check_objects(&tree, &objects, age_identity);
+    let problems = check_objects(&tree, &objects, age_identity, source.namespace.as_deref());
     Ok((Box::new(tree), paths, problems))
 }
 
 /// Every problem of the object files, each as a pass would report it. `objects`: each file
-/// with its group (a kind in [`Kind::ALL`] order, then the SOPS files).
+/// with its group (a kind in [`Kind::ALL`] order, then the SOPS files); `namespace` the
+/// source's.
 fn check_objects(
     files: &dyn RepoFiles,
     objects: &[(usize, String)],
     age_identity: Option<&Identities>,
+    namespace: Option<&str>,
 ) -> Vec<Diagnostic> {
     let read = |path: &str| files.read_text(path);
     let mut problems = Vec::new();
@@ -182,8 +185,8 @@ fn check_objects(
             }
         };
         let errors = match Kind::ALL.get(*group) {
-            Some(kind) => kinds::parse(*kind, path, &text, &read).err(),
-            None => match (sops::read(path, &text), age_identity) {
+            Some(kind) => kinds::parse(*kind, path, &text, &read, namespace).err(),
+            None => match (sops::read(path, &text, namespace), age_identity) {
                 (Err(errors), _) => Some(errors),
                 (Ok(file), Some(identities)) => {
                     if let Err(e) = sops::decrypt(&file, identities) {

@@ -420,8 +420,13 @@ const KEYS: [&str; 3] = ["path_unencrypted", "namespace_unencrypted", "items"];
 
 /// Reads a variable file offline (no key): the SOPS document ([`parse`]), its keys, the
 /// variable's path and namespace with Nomad's rules, every item encrypted and flat, and the
-/// size as far as the ciphertext tells. Every problem found is returned.
-pub fn read(path: &str, text: &str) -> Result<SopsFile, Vec<KindError>> {
+/// size as far as the ciphertext tells. `source_namespace` as for a plain variable file
+/// ([`super::parse`]). Every problem found is returned.
+pub fn read(
+    path: &str,
+    text: &str,
+    source_namespace: Option<&str>,
+) -> Result<SopsFile, Vec<KindError>> {
     let document = parse(path, text)?;
     let mut errors = Vec::new();
     let mut error = |at: Option<Position>, message: String| {
@@ -511,9 +516,9 @@ pub fn read(path: &str, text: &str) -> Result<SopsFile, Vec<KindError>> {
         Part::Items => items_at,
         Part::Key(key) => keys.get(key).copied(),
     };
+    let namespaces = (namespace.as_deref(), source_namespace);
     if let Some(var_path) = &var_path
-        && let Err(problems) =
-            variable::build(path, var_path, namespace.as_deref(), placeholders, &locate)
+        && let Err(problems) = variable::build(path, var_path, namespaces, placeholders, &locate)
     {
         errors.extend(problems);
     }
@@ -521,7 +526,7 @@ pub fn read(path: &str, text: &str) -> Result<SopsFile, Vec<KindError>> {
         Some(var_path) if errors.is_empty() => Ok(SopsFile {
             document,
             var_path,
-            namespace,
+            namespace: namespace.or_else(|| source_namespace.map(str::to_owned)),
         }),
         _ => {
             errors.sort_by_key(|e| e.position);

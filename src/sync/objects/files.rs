@@ -23,8 +23,12 @@ pub(crate) struct ObjectSet {
 }
 
 /// Reads every object file of the commit, and decrypts the SOPS files with `age_identity`.
-/// No Nomad call.
-pub(crate) fn read_files(snapshot: &Snapshot, age_identity: Option<&Secret>) -> ObjectSet {
+/// `namespace`: the source's, which its variables must be in. No Nomad call.
+pub(crate) fn read_files(
+    snapshot: &Snapshot,
+    age_identity: Option<&Secret>,
+    namespace: Option<&str>,
+) -> ObjectSet {
     let mut set = ObjectSet::default();
     let read = |path: &str| snapshot.read_text(path);
     let encrypted = snapshot.groups.get(Kind::ALL.len());
@@ -38,10 +42,10 @@ pub(crate) fn read_files(snapshot: &Snapshot, age_identity: Option<&Secret>) -> 
     for (kind, file, sealed) in plain.chain(encrypted) {
         let text = read(&file.path).map_err(|e| vec![e.to_string()]);
         let parsed = text.and_then(|text| match sealed {
-            false => kinds::parse(kind, &file.path, &text, &read).map_err(lines),
+            false => kinds::parse(kind, &file.path, &text, &read, namespace).map_err(lines),
             true => {
                 let key = identity.get_or_insert_with(|| load_identity(age_identity));
-                decrypt(&file.path, &text, key)
+                decrypt(&file.path, &text, key, namespace)
             }
         });
         match parsed {
@@ -111,8 +115,13 @@ fn load_identity(secret: Option<&Secret>) -> Identity {
 }
 
 /// A SOPS file as the variable it holds, its values marked secret.
-fn decrypt(path: &str, text: &str, identity: &Identity) -> Result<Spec, Vec<String>> {
-    let file = sops::read(path, text).map_err(lines)?;
+fn decrypt(
+    path: &str,
+    text: &str,
+    identity: &Identity,
+    namespace: Option<&str>,
+) -> Result<Spec, Vec<String>> {
+    let file = sops::read(path, text, namespace).map_err(lines)?;
     let (identities, key) = identity
         .as_ref()
         .map_err(|why| vec![format!("{path}: {why}")])?;
