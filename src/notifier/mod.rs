@@ -115,6 +115,9 @@ impl Notifier {
             self.commit_status(source, event, config.server.public_url.as_ref())
                 .await;
         }
+        if self.held_after_failure(event) {
+            return;
+        }
         let recovered = event.kind == EventKind::Succeeded && self.recovered(event);
         for destination in config.notify.iter().filter(|d| d.hears(&event.source)) {
             if let Some(outcome) = outcome(destination, event, recovered) {
@@ -136,12 +139,25 @@ impl Notifier {
 
     /// Whether the job's latest end before `event` was a failure.
     fn recovered(&self, event: &Event) -> bool {
+        self.previous_end(event)
+            .is_some_and(|(kind, _)| kind != EventKind::Succeeded)
+    }
+
+    /// Whether `event` holds a job back because this very commit's deployment of it just
+    /// failed: the failure was told, and the pass that then refuses the same inputs adds
+    /// nothing a person needs to hear again.
+    fn held_after_failure(&self, event: &Event) -> bool {
+        event.kind == EventKind::Blocked
+            && self.previous_end(event).is_some_and(|(kind, commit)| {
+                matches!(kind, EventKind::Failed | EventKind::RolledBack) && commit == event.commit
+            })
+    }
+
+    /// The kind and commit of the job's latest end before `event`, from the kept history.
+    fn previous_end(&self, event: &Event) -> Option<(EventKind, Option<String>)> {
         let state = self.setup.recorder.lock();
-        let Some(history) = state.history.of(&event.namespace, &event.job) else {
-            return false;
-        };
-        let ends = history.skip_while(|e| *e != event).skip(1);
-        let mut ends = ends.filter(|e| {
+        let history = state.history.of(&event.namespace, &event.job)?;
+        let mut ends = history.skip_while(|e| *e != event).skip(1).filter(|e| {
             matches!(
                 e.kind,
                 EventKind::Succeeded
@@ -150,7 +166,7 @@ impl Notifier {
                     | EventKind::Blocked
             )
         });
-        ends.next().is_some_and(|e| e.kind != EventKind::Succeeded)
+        ends.next().map(|e| (e.kind, e.commit.clone()))
     }
 
     async fn commit_status(&mut self, source: &Source, event: &Event, public: Option<&Url>) {
