@@ -14,7 +14,7 @@ use crate::leader::Holder;
 use crate::source::CommitSummary;
 use crate::state::SourceState;
 use crate::state::{JobKey, JobRecord};
-use crate::sync::{PassReport, Status};
+use crate::sync::{ObjectReport, PassReport, Status};
 
 /// A source that has not finished a pass within this many intervals is stuck.
 const STUCK_INTERVALS: u32 = 3;
@@ -92,6 +92,40 @@ impl JobStatus {
     }
 }
 
+/// A cluster object of a source (a namespace, node pool, ACL policy or role, variable) as the
+/// source's last pass left it; a file of objects that did not parse stands for them.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectStatus {
+    /// `namespace prod`, `ACL policy ops-read`, `variable prod/nomad/jobs/web`, or the kind of
+    /// a file that did not parse.
+    pub object: String,
+    pub file: String,
+    /// `synced` (in step with its file), `drifted`, `kept`, `pruned`, `blocked` or `failed`.
+    pub state: &'static str,
+    /// Why, for a problem; what was done, for a change. Never a variable's value.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+impl ObjectStatus {
+    fn from_report(report: &ObjectReport) -> Self {
+        let state = match report.status {
+            Status::Unchanged => Status::Synced.word(),
+            other => other.word(),
+        };
+        Self {
+            object: report.object.clone(),
+            file: report.path.clone(),
+            state,
+            detail: report.detail.clone(),
+        }
+    }
+
+    pub fn is_problem(&self) -> bool {
+        matches!(self.state, "blocked" | "failed" | "drifted")
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SourceStatus {
     pub name: String,
@@ -120,6 +154,8 @@ pub struct SourceStatus {
     pub signer: Option<String>,
     pub passes: u64,
     pub jobs: Vec<JobStatus>,
+    /// The source's cluster objects, as its last pass that read them left them.
+    pub objects: Vec<ObjectStatus>,
     /// Where each job is in `jobs`, for the events.
     #[serde(skip)]
     index: HashMap<JobKey, usize>,
@@ -299,6 +335,7 @@ impl Board {
                 signer: None,
                 passes: 0,
                 jobs: Vec::new(),
+                objects: Vec::new(),
                 index: HashMap::new(),
                 interval: source.poll,
                 last_progress: Instant::now(),
@@ -413,6 +450,15 @@ impl Board {
             let (jobs, index) = jobs(report, state, &s.jobs, &s.index);
             s.jobs = jobs;
             s.index = index;
+        }
+        // A pass that read the commit reports every object of it; one that stopped before
+        // (a fetch error, a refused signature) leaves them as they were.
+        if report.error.is_none() && report.refused.is_none() {
+            s.objects = report
+                .objects
+                .iter()
+                .map(ObjectStatus::from_report)
+                .collect();
         }
     }
 

@@ -197,6 +197,25 @@ fn the_overview_lists_both_sources_and_every_example_job() {
     for job in ["api", "cleanup", "migrate", "web"] {
         assert!(text.contains(job), "prod's table has {job}: {text}");
     }
+    // The cluster objects the example's prod source applies before its jobs, each in step.
+    let objects: BTreeSet<String> = strings(page.eval(
+        "[...document.querySelectorAll('table.objects tbody tr')]\
+         .map(r => r.cells[0].textContent + ' ' + r.cells[2].textContent)",
+    ))
+    .into_iter()
+    .collect();
+    let expected: BTreeSet<String> = [
+        "namespace prod",
+        "node pool batch",
+        "ACL policy operators-read",
+        "ACL role operators",
+        "variable prod/nomad/jobs/web",
+        "variable prod/nomad/jobs/api",
+    ]
+    .into_iter()
+    .map(|o| format!("{o} synced"))
+    .collect();
+    assert_eq!(objects, expected, "{text}");
     page.screenshot("source-prod");
 
     page.open(&demo.url("/ui/jobs/prod/api"));

@@ -30,7 +30,7 @@ pub use text::{Style, job as job_text};
 
 use crate::config::PreserveCounts;
 use crate::nomad::{
-    self, Client, DiffType, GroupDiff, JobDiff, PlanResponse, Query, RegisterRequest, Submission,
+    self, Client, DiffType, JobDiff, PlanResponse, Query, RegisterRequest, Submission,
 };
 use crate::state::META_COMMIT;
 
@@ -188,32 +188,17 @@ pub async fn apply(
     Ok(Applied::Contended)
 }
 
-/// The plan's diff as `drover diff` prints it, without colours or drover's own meta; empty
-/// when Nomad gave no diff. Rendered here, once, for the events that keep it. A new job's plan
-/// keeps its outline (the job, its groups and tasks) without their fields: every field of the
-/// file is an addition there, and thousands of new jobs would otherwise fill the bounded
-/// history with copies of their files.
+/// The plan's diff as `drover diff` prints it, without colours or drover's own meta, for the
+/// events that keep it; empty when Nomad gave no diff, and for a new job, whose plan is its
+/// whole file added: thousands of new jobs would fill the bounded history (and the daemon's
+/// memory) with copies of their files, and the file says it better.
 fn plan_text(diff: Option<&JobDiff>) -> String {
-    diff.cloned()
-        .map(without_own_meta)
-        .map(|diff| match diff.r#type {
-            DiffType::Added => outline(diff),
-            _ => diff,
-        })
-        .map_or_else(String::new, |diff| job_text(&diff, Style::Plain))
-}
-
-/// `diff` without fields or objects at any level.
-fn outline(mut diff: JobDiff) -> JobDiff {
-    fn bare(group: &mut GroupDiff) {
-        group.fields = None;
-        group.objects = None;
-        group.tasks.iter_mut().flatten().for_each(bare);
+    match diff {
+        Some(diff) if diff.r#type != DiffType::Added => {
+            job_text(&without_own_meta(diff.clone()), Style::Plain)
+        }
+        _ => String::new(),
     }
-    diff.fields = None;
-    diff.objects = None;
-    diff.task_groups.iter_mut().flatten().for_each(bare);
-    diff
 }
 
 /// A Nomad call of [`apply`] failed: which one, and how.
@@ -334,7 +319,7 @@ mod tests {
     }
 
     #[test]
-    fn a_new_job_s_plan_is_its_outline_and_an_edit_s_is_whole() {
+    fn a_new_job_keeps_no_plan_and_an_edit_keeps_it_whole() {
         let added = |t: &str| json!({"Type": t, "Name": "Datacenters", "Old": "", "New": "dc1"});
         let diff = |t: &str| -> JobDiff {
             serde_json::from_value(json!({
@@ -344,16 +329,7 @@ mod tests {
             }))
             .expect("diff")
         };
-        let new = plan_text(Some(&diff("Added")));
-        assert_eq!(
-            new.lines().map(str::trim).collect::<Vec<_>>(),
-            [
-                "+ Job: \"web\"",
-                "+ Task Group: \"web\"",
-                "+ Task: \"nginx\""
-            ],
-            "{new}"
-        );
+        assert_eq!(plan_text(Some(&diff("Added"))), "");
         let edit = plan_text(Some(&diff("Edited")));
         assert!(edit.contains("Datacenters"), "{edit}");
         assert_eq!(plan_text(None), "");

@@ -9,7 +9,7 @@ use maud::{DOCTYPE, Markup, html};
 use crate::config::Config;
 use crate::events::{Event, EventKind, GroupProgress, History, short_commit};
 use crate::source::CommitSummary;
-use crate::status::{Document, JobState, JobStatus, Reachability, SourceStatus};
+use crate::status::{Document, JobState, JobStatus, ObjectStatus, Reachability, SourceStatus};
 
 /// Jobs per page of a source's table.
 pub const PAGE_SIZE: usize = 500;
@@ -159,6 +159,12 @@ pub fn overview_page(
         .flat_map(|s| s.jobs.iter().map(move |j| (*s, j)))
         .filter(|(_, j)| matches!(j.state, JobState::Failed | JobState::Blocked))
         .collect();
+    let object_problems: Vec<(&SourceStatus, &ObjectStatus)> = doc
+        .sources
+        .iter()
+        .flat_map(|s| s.objects.iter().map(move |o| (*s, o)))
+        .filter(|(_, o)| o.is_problem())
+        .collect();
     let failing_sources: Vec<&SourceStatus> = doc
         .sources
         .iter()
@@ -168,7 +174,7 @@ pub fn overview_page(
     let body = html! {
         main data-live="overview" {
             h1 { "Overview" }
-            @if !failing_sources.is_empty() || !problems.is_empty() || !reachability.unreachable.is_empty() {
+            @if !failing_sources.is_empty() || !problems.is_empty() || !object_problems.is_empty() || !reachability.unreachable.is_empty() {
                 section.alerts {
                     h2 { "Needs attention" }
                     ul {
@@ -188,6 +194,16 @@ pub fn overview_page(
                         }
                         @if problems.len() > PROBLEMS_SHOWN {
                             li.muted { (problems.len() - PROBLEMS_SHOWN) " more on the sources' pages" }
+                        }
+                        @for (s, o) in object_problems.iter().take(PROBLEMS_SHOWN) {
+                            li {
+                                (object_badge(o.state)) " " (o.object) " ("
+                                a href=(source_href(&s.name)) { (s.name) } ")"
+                                @if !o.detail.is_empty() { ": " (first_line(&o.detail)) }
+                            }
+                        }
+                        @if object_problems.len() > PROBLEMS_SHOWN {
+                            li.muted { (object_problems.len() - PROBLEMS_SHOWN) " more on the sources' pages" }
                         }
                     }
                 }
@@ -240,6 +256,12 @@ pub fn overview_page(
                         tr {
                             th { "jobs" }
                             td { (state_counts(s)) }
+                        }
+                        @if !s.objects.is_empty() {
+                            tr {
+                                th { "cluster objects" }
+                                td { (object_counts(s)) }
+                            }
                         }
                     }
                     (job_names(s))
@@ -360,6 +382,22 @@ pub fn source_page(
                     }
                 }
             }
+            @if !source.objects.is_empty() {
+                h2 { "Cluster objects" }
+                table.objects {
+                    thead { tr { th { "object" } th { "file" } th { "state" } th { "detail" } } }
+                    tbody {
+                        @for o in &source.objects {
+                            tr {
+                                td { (o.object) }
+                                td { code { (o.file) } }
+                                td { (object_badge(o.state)) }
+                                td { (first_line(&o.detail)) }
+                            }
+                        }
+                    }
+                }
+            }
         }
     };
     page(&format!("drover · {}", source.name), body, fragment)
@@ -410,6 +448,12 @@ pub fn job_page(
                     span class={"badge kind-" (plan.event.kind.as_str())} { (plan.event.kind.as_str()) }
                 }
                 pre.plan { @for line in plan.text.lines() { (plan_line(line)) "\n" } }
+            } @else if let Some(created) = events.iter().find(|e| e.kind == EventKind::Registered) {
+                p {
+                    "Created at " (commit_link(links, &source.name, created.commit.as_deref()))
+                    ", " (ago_since(created.at)) " ago, from " code { (job.file) }
+                    ": a new job's plan is its whole file."
+                }
             } @else {
                 p.muted {
                     "No plan of this job is kept in the history. "
@@ -614,6 +658,29 @@ fn state_counts(source: &SourceStatus) -> Markup {
                 span class={"badge state-" (state.as_str())} { (count) " " (state.as_str()) }
             }
             " "
+        }
+    }
+}
+
+/// An object's state as a badge, in words as well as colour.
+fn object_badge(state: &str) -> Markup {
+    html! { span class={"badge state-" (state)} { (state) } }
+}
+
+/// How many of the source's objects are in each state, linked to its page's list.
+fn object_counts(source: &SourceStatus) -> Markup {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for object in &source.objects {
+        match counts.iter_mut().find(|(state, _)| *state == object.state) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((object.state, 1)),
+        }
+    }
+    html! {
+        a href=(source_href(&source.name)) {
+            @for (state, n) in &counts {
+                span class={"badge state-" (state)} { (n) " " (state) } " "
+            }
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::config::{Config, Env};
 use crate::events::{Event, EventKind, History};
 use crate::state::{JobKey, SourceState};
 use crate::status::{Board, Reachability};
-use crate::sync::{JobReport, PassReport, Status};
+use crate::sync::{JobReport, ObjectReport, PassReport, Status};
 
 const SCRIPT_NAME: &str = "<script>alert(1)</script>";
 
@@ -246,6 +246,50 @@ fn the_overview_names_a_small_source_s_jobs_and_counts_a_large_one_s() {
         large.contains("href=\"/ui/sources/apps\">4950 more</a>"),
         "the rest counted, with a link to the source's page"
     );
+}
+
+/// Cluster objects: counted on the overview, listed on the source's page, a problem at the top
+/// of the overview, every name escaped.
+#[test]
+fn cluster_objects_are_counted_listed_and_their_problems_come_first() {
+    let config = config();
+    let board = Board::new();
+    board.add_source(&config.sources[0]);
+    let mut report = PassReport::new("apps");
+    let object = |what: &str, status, detail: &str| {
+        ObjectReport::new(what, "cluster/x.hcl", status, detail.to_owned())
+    };
+    report.objects = vec![
+        object("namespace prod", Status::Unchanged, ""),
+        object("ACL policy ops", Status::Synced, "updated"),
+        object(
+            &format!("variable default/{SCRIPT_NAME}"),
+            Status::Blocked,
+            "changed in Nomad between drover's read and its write; not overwritten",
+        ),
+    ];
+    board.pass_finished(&report, &SourceState::default(), Duration::from_millis(80));
+    let overview = overview(&board, &config);
+    let attention = &overview[overview.find("Needs attention").expect("a problem")..];
+    assert!(
+        attention.contains("blocked</span> variable default/&lt;script&gt;"),
+        "{overview}"
+    );
+    assert!(
+        overview.contains(">2 synced</span>"),
+        "unchanged counts as in step: {overview}"
+    );
+    assert!(overview.contains(">1 blocked</span>"), "{overview}");
+    let page = source(&board, &config, "");
+    let objects = &page[page.find("Cluster objects").expect("the list")..];
+    for name in [
+        "namespace prod",
+        "ACL policy ops",
+        "&lt;script&gt;alert(1)&lt;/script&gt;",
+    ] {
+        assert!(objects.contains(name), "{name}: {objects}");
+    }
+    assert!(!page.contains(SCRIPT_NAME), "escaped");
 }
 
 /// The figure the pages are held to: a 5,000-job source renders well under 300 ms. Prints, never
