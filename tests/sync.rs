@@ -6,31 +6,8 @@ mod git;
 use std::time::Duration;
 
 use drover::sync::{Options, PassReport, Status};
-use git::world::World;
+use git::world::{World, job_file};
 use nomad_sim::{Fault, Sim};
-
-fn job_file(id: &str, image: &str) -> String {
-    format!(
-        r#"# {id}
-job "{id}" {{
-  datacenters = ["dc1"]
-  group "app" {{
-    count = 1
-    update {{
-      max_parallel     = 1
-      min_healthy_time = "1s"
-    }}
-    task "app" {{
-      driver = "docker"
-      config {{
-        image = "{image}"
-      }}
-    }}
-  }}
-}}
-"#
-    )
-}
 
 fn count(calls: &[String], what: &str) -> usize {
     calls

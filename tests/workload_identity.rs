@@ -13,6 +13,7 @@ use common::sim::cluster;
 use drover::config::Secret;
 use drover::nomad::Client;
 use git::repo::Repo;
+use git::world::job_file;
 use nomad_sim::Sim;
 use serde_json::json;
 
@@ -34,27 +35,6 @@ agent {
 "#;
 
 const READ_ONLY: &str = r#"namespace "default" { policy = "read" }"#;
-
-fn job_file(image: &str) -> String {
-    format!(
-        r#"job "web" {{
-  datacenters = ["dc1"]
-  group "app" {{
-    update {{
-      max_parallel     = 1
-      min_healthy_time = "1s"
-    }}
-    task "app" {{
-      driver = "docker"
-      config {{
-        image = "{image}"
-      }}
-    }}
-  }}
-}}
-"#
-    )
-}
 
 /// A simulator with ACLs and a Task API socket in `dir`, the policy `rules` attached to the
 /// job `drover`, and an identity of that job.
@@ -82,7 +62,7 @@ async fn cluster_with_identity(dir: &Path, rules: &str) -> (Sim, String) {
 
 fn repo() -> Repo {
     let repo = Repo::new();
-    repo.write("web.nomad.hcl", &job_file("nginx:1"));
+    repo.write("web.nomad.hcl", &job_file("web", "nginx:1"));
     repo.commit("web");
     repo
 }
@@ -199,7 +179,7 @@ async fn a_renewed_identity_is_picked_up_without_a_restart() {
     let renewed = sim.workload_identity("default", "drover");
     write_token(&token_file, &renewed);
     assert!(sim.expire_identity(&first));
-    repo.write("web.nomad.hcl", &job_file("nginx:2"));
+    repo.write("web.nomad.hcl", &job_file("web", "nginx:2"));
     repo.commit("nginx 2");
 
     until(

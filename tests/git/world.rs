@@ -140,3 +140,27 @@ pub async fn pass_with(config: &Config, options: Options) -> PassReport {
     let mirror = Mirror::open(source, &config.state.dir).expect("mirror");
     sync::pass(source, &mirror, &ctx, options).await
 }
+
+/// A one-group service job `id` running `image`, rolled out one allocation at a time.
+pub fn job_file(id: &str, image: &str) -> String {
+    format!(
+        r#"# {id}
+job "{id}" {{
+  datacenters = ["dc1"]
+  group "app" {{
+    count = 1
+    update {{
+      max_parallel     = 1
+      min_healthy_time = "1s"
+    }}
+    task "app" {{
+      driver = "docker"
+      config {{
+        image = "{image}"
+      }}
+    }}
+  }}
+}}
+"#
+    )
+}
