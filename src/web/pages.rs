@@ -197,7 +197,7 @@ pub fn overview_page(
                         }
                         @for (s, o) in object_problems.iter().take(PROBLEMS_SHOWN) {
                             li {
-                                (object_badge(o.state)) " " (o.object) " ("
+                                (state_badge(o.state)) " " (o.object) " ("
                                 a href=(source_href(&s.name)) { (s.name) } ")"
                                 @if !o.detail.is_empty() { ": " (first_line(&o.detail)) }
                             }
@@ -391,7 +391,7 @@ pub fn source_page(
                             tr {
                                 td { (o.object) }
                                 td { code { (o.file) } }
-                                td { (object_badge(o.state)) }
+                                td { (state_badge(o.state)) }
                                 td { (first_line(&o.detail)) }
                             }
                         }
@@ -523,11 +523,14 @@ struct Plan<'a> {
 fn last_plan<'a>(events: &[&'a Event]) -> Option<Plan<'a>> {
     let i = events.iter().position(|e| e.plan.is_some())?;
     let event = events[i];
-    let version = events[..i]
-        .iter()
-        .rev()
-        .filter(|e| event.kind != EventKind::DriftFound && e.commit == event.commit)
-        .find_map(|e| e.version);
+    let version = match event.kind {
+        EventKind::DriftFound => None,
+        _ => events[..i]
+            .iter()
+            .rev()
+            .filter(|e| e.commit == event.commit)
+            .find_map(|e| e.version),
+    };
     Some(Plan {
         event,
         text: event.plan.as_deref()?,
@@ -639,7 +642,7 @@ fn job_link(job: &JobStatus) -> Markup {
 
 /// A job's state as a coloured badge that also says it in words.
 fn badge(state: JobState) -> Markup {
-    html! { span class={"badge state-" (state.as_str())} { (state.as_str()) } }
+    state_badge(state.as_str())
 }
 
 fn result_badge(source: &SourceStatus) -> Markup {
@@ -655,16 +658,21 @@ fn state_counts(source: &SourceStatus) -> Markup {
         @if source.jobs.is_empty() { span.muted { "no jobs" } }
         @for (state, count) in counts.iter().filter(|(_, n)| *n > 0) {
             a href={"/ui/sources/" (encode(&source.name, false)) "?state=" (state.as_str())} {
-                span class={"badge state-" (state.as_str())} { (count) " " (state.as_str()) }
+                (count_badge(state.as_str(), *count))
             }
             " "
         }
     }
 }
 
-/// An object's state as a badge, in words as well as colour.
-fn object_badge(state: &str) -> Markup {
+/// A job's or an object's state as a badge, in words as well as colour.
+fn state_badge(state: &str) -> Markup {
     html! { span class={"badge state-" (state)} { (state) } }
+}
+
+/// `n` jobs or objects in `state`, as a badge.
+fn count_badge(state: &str, n: usize) -> Markup {
+    html! { span class={"badge state-" (state)} { (n) " " (state) } }
 }
 
 /// How many of the source's objects are in each state, linked to its page's list.
@@ -678,9 +686,7 @@ fn object_counts(source: &SourceStatus) -> Markup {
     }
     html! {
         a href=(source_href(&source.name)) {
-            @for (state, n) in &counts {
-                span class={"badge state-" (state)} { (n) " " (state) } " "
-            }
+            @for (state, n) in &counts { (count_badge(state, *n)) " " }
         }
     }
 }
